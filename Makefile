@@ -1,0 +1,27 @@
+# Thin entry points; the work is in harness/. See README.md.
+BASE_VERSION ?= 6.12.117-1~deb12u1
+HOSTS ?= v2 v3 nvhe
+export BASE_VERSION EXTRA_SELFTESTS
+
+all:
+	@harness/main.sh
+
+tree:
+	@harness/tree.sh
+
+refresh:
+	@harness/refresh.sh
+
+series-check:
+	@harness/series-check.sh
+
+build:
+	@harness/build.sh host
+
+check:
+	@harness/check.sh $(HOSTS)
+
+clean:
+	rm -rf build/out build/run build/results build/series-check
+
+.PHONY: all tree refresh series-check build check clean

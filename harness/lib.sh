@@ -1,0 +1,97 @@
+# Shared settings and helpers for the harness scripts (sourced, not run).
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+BASE_VERSION=${BASE_VERSION:-6.12.117-1~deb12u1}
+TREE=$BUILD/linux
+RESULTS=$BUILD/results
+ARCH=arm64
+CROSS_COMPILE=aarch64-linux-gnu-
+JOBS=${JOBS:-$(( $(nproc) + 1 ))}
+export ARCH CROSS_COMPILE
+# Paths below the checkout are hashed relative to it: a fresh clone elsewhere hits the cache.
+export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1
+
+# Identity for the commits the harness makes in build trees.
+export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-vGIC series}
+export GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-vgic-series@localhost.invalid}
+export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
+
+say() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The patches in series order (quilt's series file; comments and blanks skipped).
+series_patches() {
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/patches/series"
+}
+
+# Print the path of the linux-source-6.12 tarball for $BASE_VERSION, fetching
+# the package with apt from Debian's archive when the installed one differs.
+base_tarball() {
+	local have deb dir=$BUILD/debs
+	have=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true)
+	if [ "$have" = "$BASE_VERSION" ] && [ -f /usr/src/linux-source-6.12.tar.xz ]; then
+		echo /usr/src/linux-source-6.12.tar.xz
+		return
+	fi
+	if [ ! -f "$dir/$BASE_VERSION/linux-source-6.12.tar.xz" ]; then
+		mkdir -p "$dir/$BASE_VERSION"
+		say "fetching linux-source-6.12=$BASE_VERSION with apt (installed: ${have:-none})"
+		(cd "$dir/$BASE_VERSION" && apt-get download "linux-source-6.12=$BASE_VERSION" >&2) ||
+			die "apt cannot fetch linux-source-6.12=$BASE_VERSION. Run 'apt-get update' as root;
+       'apt-cache policy linux-source-6.12' lists the versions Debian's archive serves."
+		deb=$(ls "$dir/$BASE_VERSION"/linux-source-6.12_*.deb)
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -xO ./usr/src/linux-source-6.12.tar.xz > "$dir/$BASE_VERSION/linux-source-6.12.tar.xz.tmp"
+		mv "$dir/$BASE_VERSION/linux-source-6.12.tar.xz.tmp" "$dir/$BASE_VERSION/linux-source-6.12.tar.xz"
+		rm -f "$deb"
+	fi
+	echo "$dir/$BASE_VERSION/linux-source-6.12.tar.xz"
+}
+
+# Extract the pristine base into directory $1 (which must not exist).
+extract_base() {
+	local dest=$1 tarball
+	tarball=$(base_tarball)
+	mkdir -p "$dest.tmp"
+	tar -xf "$tarball" -C "$dest.tmp" --strip-components=1
+	mv "$dest.tmp" "$dest"
+}
+
+# Make directory $1 (an extracted base) a git tree whose first commit is the base.
+git_base_commit() {
+	local dir=$1
+	git -C "$dir" init -q -b main
+	git -C "$dir" config core.autocrlf false
+	git -C "$dir" add -Af	# Debian's tarball ignores everything with '/*'
+	git -C "$dir" commit -q -m "base: linux-source-6.12 $BASE_VERSION"
+	git -C "$dir" tag base
+	echo "$BASE_VERSION" > "$dir/.git/kst-base-version"
+}
+
+# Write the commits of build/linux on top of the base as numbered patches into
+# directory $1, the same bytes every time for the same commits.
+format_series() {
+	local out=$1
+	git -C "$TREE" -c core.abbrev=12 -c diff.noprefix=false -c diff.renames=true \
+		format-patch -q --zero-commit --no-signature --no-cover-letter \
+		--no-thread --subject-prefix=PATCH -o "$out" base..HEAD >/dev/null
+}
+
+# Check build/linux against patches/: same base version and same patches.
+tree_in_sync() {
+	local tmp f rc=0
+	[ "$(cat "$TREE/.git/kst-base-version" 2>/dev/null)" = "$BASE_VERSION" ] || return 1
+	tmp=$(mktemp -d)
+	format_series "$tmp"
+	(cd "$tmp" && ls) > "$tmp/.names"
+	series_patches | diff -q - "$tmp/.names" >/dev/null || rc=1
+	if [ $rc = 0 ]; then
+		for f in $(series_patches); do
+			cmp -s "$TOP/patches/$f" "$tmp/$f" || { rc=1; break; }
+		done
+	fi
+	rm -rf "$tmp"
+	return $rc
+}

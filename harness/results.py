@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Turn what an emulated host printed into result rows, and summarise them.
+
+  results.py host HOST DIR   DIR/results.ktap and DIR/console.log of one host
+                             -> DIR/<test>.ktap and DIR/summary.tsv
+  results.py summary         every build/results/*/summary.tsv
+                             -> build/results/summary.tsv, a report, and the
+                             last line "N passed, N failed, N skipped"
+
+Rows are "host test subtest result", result one of pass fail skip xfail.
+A test's subtests (its own KTAP lines) give one row each; a test without
+subtests, or one that failed as a whole (exit code, signal, timeout) gives a
+row with subtest "-". harness/xfail.tsv turns known failures into xfail.
+Every kernel splat in the console log is a failed row of test "kernel".
+"""
+import fnmatch
+import os
+import re
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(os.environ.get("BUILD", os.path.join(TOP, "build")), "results")
+
+RESULT_LINE = re.compile(r"^(not ok|ok) (\d+)(?: (.*?))?(?: # (.*))?$")
+SPLATS = [
+    ("WARNING", re.compile(r"WARNING: CPU: |WARNING: .*(locking|lock state|RCU usage|context)")),
+    ("BUG", re.compile(r"\bBUG: |kernel BUG at")),
+    ("Oops", re.compile(r"Internal error: |Unable to handle kernel|\bOops\b")),
+    ("panic", re.compile(r"Kernel panic")),
+    ("UBSAN", re.compile(r"UBSAN: ")),
+    ("lockdep", re.compile(r"possible (circular|recursive) locking|inconsistent lock state|"
+                           r"lock held when returning|bad unlock balance")),
+    ("RCU stall", re.compile(r"rcu: INFO: .*detected stall|self-detected stall")),
+    ("hung task", re.compile(r"blocked for more than \d+ seconds")),
+    ("kmemleak", re.compile(r"unreferenced object 0x|new suspected memory leaks")),
+]
+
+
+def load_xfail():
+    """harness/xfail.tsv: host-glob test subtest-glob reason."""
+    rules = []
+    path = os.path.join(TOP, "harness", "xfail.tsv")
+    if os.path.exists(path):
+        for line in open(path):
+            if line.strip() and not line.startswith("#"):
+                host, test, sub, reason = line.rstrip("\n").split("\t", 3)
+                rules.append((host, test, sub, reason))
+    return rules
+
+
+def apply_xfail(rules, host, test, sub, result):
+    if result != "fail":
+        return result, None
+    for h, t, s, reason in rules:
+        if fnmatch.fnmatch(host, h) and t == test and fnmatch.fnmatch(sub, s):
+            return "xfail", reason
+    return result, None
+
+
+def parse_ktap(path):
+    """Yield (test, top-level result, directive, nested lines) per test."""
+    tests, cur, lines = [], None, []
+    planned = None
+    for raw in open(path, errors="replace"):
+        line = raw.rstrip("\n")
+        if line.startswith("# selftest: "):
+            cur, lines = line.split()[2], []
+        elif line.startswith("1..") and planned is None:
+            planned = int(line[3:].split()[0])
+        elif line.startswith("    ") and cur:
+            lines.append(line[4:])
+        else:
+            m = RESULT_LINE.match(line)
+            if m and cur:
+                tests.append((cur, m.group(1), m.group(4) or "", lines))
+                cur = None
+    return tests, planned, cur
+
+
+def test_rows(name, status, directive, lines):
+    """Rows (subtest, result, detail) of one test."""
+    rows = []
+    for line in lines:
+        m = RESULT_LINE.match(line)
+        if not m or not m.group(3):
+            continue
+        sub, d = m.group(3).strip(), (m.group(4) or "")
+        if d.upper().startswith("SKIP"):
+            rows.append((sub, "skip", d[4:].strip()))
+        else:
+            rows.append((sub, "pass" if m.group(1) == "ok" else "fail", d))
+    whole_failed = status == "not ok"
+    if whole_failed and not any(r[1] == "fail" for r in rows):
+        rows.append(("-", "fail", directive or "failed"))
+    elif not rows:
+        if directive.upper().startswith("SKIP"):
+            reasons = [l for l in lines if "SKIP" in l.upper()]
+            rows.append(("-", "skip", reasons[-1].strip() if reasons else "no reason printed"))
+        else:
+            rows.append(("-", "pass", ""))
+    return rows
+
+
+def scan_console(path):
+    """Yield (kind, line number, running test, text) for each kernel splat."""
+    running = "boot"
+    if not os.path.exists(path):
+        return
+    for n, line in enumerate(open(path, errors="replace"), 1):
+        if "kst-init: start " in line:
+            running = line.split("kst-init: start ", 1)[1].strip()
+            continue
+        if "kst-init: end " in line:
+            running = "between tests"
+            continue
+        for kind, rx in SPLATS:
+            if rx.search(line):
+                yield kind, n, running, line.strip()
+                break
+
+
+def host(name, d):
+    rules = load_xfail()
+    ktap = os.path.join(d, "results.ktap")
+    rows, details = [], []
+    tests, planned, unfinished = parse_ktap(ktap) if os.path.exists(ktap) else ([], None, None)
+
+    for test, status, directive, lines in tests:
+        with open(os.path.join(d, test + ".ktap"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        for sub, result, detail in test_rows(test, status, directive, lines):
+            result, reason = apply_xfail(rules, name, test, sub, result)
+            rows.append((name, test, sub, result))
+            details.append(reason or detail)
+
+    if unfinished:
+        rows.append((name, unfinished, "-", "fail"))
+        details.append("the host stopped while this test ran")
+    if planned is None or len(tests) + bool(unfinished) < planned:
+        rows.append((name, "host", "completed", "fail"))
+        details.append("the host did not run every test (crash or host timeout: see console.log)")
+
+    for kind, n, running, text in scan_console(os.path.join(d, "console.log")):
+        rows.append((name, "kernel", f"{kind} during {running} (console.log:{n})", "fail"))
+        details.append(text)
+
+    with open(os.path.join(d, "summary.tsv"), "w") as f:
+        for row, detail in zip(rows, details):
+            f.write("\t".join(row) + "\t" + detail.replace("\t", " ") + "\n")
+
+
+def summary():
+    rows = []
+    for h in sorted(os.listdir(RESULTS)) if os.path.isdir(RESULTS) else []:
+        p = os.path.join(RESULTS, h, "summary.tsv")
+        if os.path.isfile(p):
+            rows += [l.rstrip("\n").split("\t") for l in open(p) if l.strip()]
+    with open(os.path.join(RESULTS, "summary.tsv"), "w") as f:
+        f.write("host\ttest\tsubtest\tresult\n")
+        for r in rows:
+            f.write("\t".join(r[:4]) + "\n")
+
+    count = lambda res, rs=rows: sum(1 for r in rs if r[3] == res)
+    for h in sorted({r[0] for r in rows}):
+        hr = [r for r in rows if r[0] == h]
+        print(f"{h}: {count('pass', hr)} passed, {count('fail', hr)} failed, "
+              f"{count('skip', hr)} skipped, {count('xfail', hr)} expected failures")
+    for label, res in (("skipped", "skip"), ("expected failure", "xfail"), ("FAILED", "fail")):
+        for r in rows:
+            if r[3] == res:
+                detail = r[4] if len(r) > 4 and r[4] else ""
+                print(f"  {label}: {r[0]} {r[1]} {r[2]}" + (f": {detail}" if detail else ""))
+    print(f"{count('pass')} passed, {count('fail')} failed, {count('skip')} skipped")
+    return 1 if count("fail") or not rows else 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["host"]:
+        host(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["summary"]:
+        sys.exit(summary())
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,59 @@
+#!/bin/bash
+# Boot one emulated host with the tests of a group and collect the results.
+# Usage: run.sh HOST [GROUP]   (GROUP: all (default) or a name from tests.tsv)
+# Writes build/results/<host>/{console.log,results.ktap,<test>.ktap,summary.tsv}.
+. "$(dirname "$0")/lib.sh"
+
+host=$1 group=${2:-all}
+line=$(awk -F'\t' -v h="$host" '$1 == h' "$TOP/harness/hosts.tsv")
+[ -n "$line" ] || die "no host '$host' in harness/hosts.tsv"
+IFS=$'\t' read -r _ config machine cpu cmdline <<< "$line"
+[ "$cmdline" = - ] && cmdline=
+
+out=$BUILD/out/$config
+res=$RESULTS/$host
+rootfs=$BUILD/run/$host/rootfs
+rm -rf "$res" "$rootfs"
+mkdir -p "$res" "$rootfs/tests"
+[ -x "$out/init" ] || die "build/out/$config is not built: 'make build'"
+
+# The test list: tests.tsv rows of the group, then any extra selftests.
+budget=0
+while IFS=$'\t' read -r name timeout groups args; do
+	case "$name" in \#*|"") continue ;; esac
+	[ "$group" = all ] || [[ ",$groups," == *",$group,"* ]] || continue
+	bin=$(find "$out/selftests" -maxdepth 2 -type f -name "$name" | head -1)
+	[ -n "$bin" ] || die "selftest $name is not built"
+	cp "$bin" "$rootfs/tests/"
+	[ "$args" = - ] && args=
+	echo "$name $timeout $args" >> "$rootfs/tests/list"
+	budget=$((budget + timeout))
+done < "$TOP/harness/tests.tsv"
+if [ -d "$out/selftests/extra" ] && [ "$group" = all ]; then
+	for bin in "$out"/selftests/extra/*; do
+		[ -x "$bin" ] || continue
+		cp "$bin" "$rootfs/tests/"
+		echo "$(basename "$bin") 300" >> "$rootfs/tests/list"
+		budget=$((budget + 300))
+	done
+fi
+cp "$out/init" "$rootfs/init"
+(cd "$rootfs" && find . | cpio -o -H newc -R 0:0 --quiet) > "$BUILD/run/$host/initramfs.cpio"
+
+say "run: host $host ($(wc -l < "$rootfs/tests/list") tests, config $config)"
+start=$(date +%s)
+rc=0
+timeout $((budget + 300)) qemu-system-aarch64 \
+	-M "virt,virtualization=on,$machine" -cpu "$cpu" -smp 4 -m 4G \
+	-nographic -no-reboot -monitor none \
+	-kernel "$out/kernel/arch/arm64/boot/Image" \
+	-initrd "$BUILD/run/$host/initramfs.cpio" \
+	-append "console=ttyAMA0 panic=-1 $cmdline" \
+	-serial "file:$res/console.log" \
+	-device virtio-serial-device \
+	-chardev "file,id=results,path=$res/results.ktap" \
+	-device virtconsole,chardev=results \
+	> "$res/qemu.log" 2>&1 || rc=$?
+echo "$(( $(date +%s) - start ))" > "$res/seconds"
+[ $rc = 0 ] || say "run: qemu for $host exited with $rc (124 = host timeout); see $res/qemu.log"
+python3 "$TOP/harness/results.py" host "$host" "$res"
