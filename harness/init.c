@@ -40,14 +40,18 @@ static FILE *out;
 
 static void kmsg(const char *fmt, ...)
 {
+	char buf[512];
 	va_list ap;
-	int fd = open("/dev/kmsg", O_WRONLY);
+	int fd, len;
 
+	va_start(ap, fmt);
+	len = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fd = open("/dev/kmsg", O_WRONLY);
 	if (fd < 0)
 		return;
-	va_start(ap, fmt);
-	vdprintf(fd, fmt, ap);
-	va_end(ap);
+	/* One write() is one kernel log record. */
+	write(fd, buf, len < (int)sizeof(buf) ? len : (int)sizeof(buf) - 1);
 	close(fd);
 }
 
