@@ -70,13 +70,14 @@ git_base_commit() {
 	echo "$BASE_VERSION" > "$dir/.git/kst-base-version"
 }
 
-# Write the commits of build/linux on top of the base as numbered patches into
-# directory $1, the same bytes every time for the same commits.
+# Write the commits of build/linux on top of the base as patch files into
+# directory $1, the same bytes every time for the same commits. Subjects are
+# not numbered ("[PATCH]"), so adding a patch does not rewrite the others.
 format_series() {
 	local out=$1
 	git -C "$TREE" -c core.abbrev=12 -c diff.noprefix=false -c diff.renames=true \
 		format-patch -q --zero-commit --no-signature --no-cover-letter \
-		--no-thread --subject-prefix=PATCH -o "$out" base..HEAD >/dev/null
+		--no-thread --no-numbered -o "$out" base..HEAD >/dev/null
 }
 
 # Check build/linux against patches/: same base version and same patches.
