@@ -47,6 +47,7 @@ smake() {
 		KHDR_INCLUDES="-isystem $out/headers/include" OUTPUT="$out/selftests" "$@"
 }
 smake
+rm -rf "$out/selftests/extra"
 if [ -n "${EXTRA_SELFTESTS:-}" ]; then
 	dir=$(cd "$EXTRA_SELFTESTS" && pwd) || die "EXTRA_SELFTESTS=$EXTRA_SELFTESTS is not a directory"
 	say "build: extra selftests from $dir"

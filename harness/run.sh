@@ -17,7 +17,7 @@ rm -rf "$res" "$rootfs"
 mkdir -p "$res" "$rootfs/tests"
 [ -x "$out/init" ] || die "build/out/$config is not built: 'make build'"
 
-# The test list: tests.tsv rows of the group, then any extra selftests.
+# The test list: tests.tsv rows of the group, then the EXTRA_SELFTESTS ones.
 budget=0
 while IFS=$'\t' read -r name timeout groups args; do
 	case "$name" in \#*|"") continue ;; esac
@@ -29,7 +29,7 @@ while IFS=$'\t' read -r name timeout groups args; do
 	echo "$name $timeout $args" >> "$rootfs/tests/list"
 	budget=$((budget + timeout))
 done < "$TOP/harness/tests.tsv"
-if [ -d "$out/selftests/extra" ] && [ "$group" = all ]; then
+if [ -n "${EXTRA_SELFTESTS:-}" ]; then
 	for bin in "$out"/selftests/extra/*; do
 		[ -x "$bin" ] || continue
 		cp "$bin" "$rootfs/tests/"

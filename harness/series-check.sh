@@ -1,36 +1,127 @@
 #!/bin/bash
-# make series-check: patches/ applies to a fresh base with git am and with quilt.
+# make series-check: the series is one maintainers can take.
+#  1. patches/ applies to a fresh base with git am and with quilt push -a,
+#     and both give the same tree;
+#  2. checkpatch.pl --strict is silent on every patch;
+#  3. every prefix of the series builds what its patch touches (KVM objects,
+#     KVM selftests), so the series bisects;
+#  4. sparse (C=2) and W=1 report nothing on arch/arm64/kvm that the base
+#     does not already report (only when the series touches kernel code);
+#  5. every .rst the series touches parses with docutils, and every
+#     non-static function the series adds to kernel code has kernel-doc.
+# Each failure is printed; the exit status is non-zero if any check failed.
 . "$(dirname "$0")/lib.sh"
 
 dir=$BUILD/series-check
 rm -rf "$dir"
 mkdir -p "$dir"
 fail=0
+n=$(series_patches | wc -l)
+bad() { say "series-check: FAIL: $*"; fail=1; }
+ok() { say "series-check: ok: $*"; }
 
-extract_base "$dir/git"
-git_base_commit "$dir/git"
+# 1. Apply.
+extract_base "$dir/linux"
+git_base_commit "$dir/linux"
+applied=1
 for p in $(series_patches); do
-	if ! git -C "$dir/git" am -q "$TOP/patches/$p" >"$dir/git-am.log" 2>&1; then
-		say "series-check: git am fails on $p:"; cat "$dir/git-am.log" >&2
-		fail=1
+	if ! git -C "$dir/linux" am -q "$TOP/patches/$p" >"$dir/git-am.log" 2>&1; then
+		bad "git am fails on $p"; cat "$dir/git-am.log" >&2
+		applied=0
 		break
 	fi
 done
-[ $fail = 0 ] && say "series-check: git am applies $(series_patches | wc -l) patches"
+[ $applied = 1 ] && ok "git am applies $n patches on $BASE_VERSION"
 
 extract_base "$dir/quilt"
-if [ -n "$(series_patches)" ]; then
-	if ! (cd "$dir/quilt" && QUILT_PATCHES="$TOP/patches" quilt push -a -q) >"$dir/quilt.log" 2>&1; then
-		say "series-check: quilt push -a fails:"; tail -20 "$dir/quilt.log" >&2
-		fail=1
+if [ "$n" -gt 0 ] && ! (cd "$dir/quilt" && QUILT_PATCHES="$TOP/patches" quilt push -a -q) >"$dir/quilt.log" 2>&1; then
+	bad "quilt push -a fails"; tail -20 "$dir/quilt.log" >&2
+	applied=0
+else
+	ok "quilt push -a applies $n patches"
+fi
+if [ $applied = 1 ]; then
+	if diff -r -q -x .git -x .pc "$dir/linux" "$dir/quilt" >"$dir/diff.log"; then
+		ok "git am and quilt give the same tree"
+	else
+		bad "git am and quilt give different trees"; head "$dir/diff.log" >&2
 	fi
 fi
-[ $fail = 0 ] && say "series-check: quilt push -a applies $(series_patches | wc -l) patches"
+rm -rf "$dir/quilt"
+[ $applied = 1 ] || exit 1
+G=$dir/linux
 
-# The two applications must give the same tree.
-if [ $fail = 0 ] && ! diff -r -q -x .git -x .pc "$dir/git" "$dir/quilt" >"$dir/diff.log"; then
-	say "series-check: git am and quilt give different trees:"; head "$dir/diff.log" >&2
-	fail=1
+# 2. checkpatch.
+for p in $(series_patches); do
+	msg=$(cd "$G" && ./scripts/checkpatch.pl --strict --quiet --no-summary "$TOP/patches/$p" 2>&1) ||
+		{ bad "checkpatch --strict on $p:"; printf '%s\n' "$msg" >&2; continue; }
+	[ -z "$msg" ] || { bad "checkpatch --strict on $p:"; printf '%s\n' "$msg" >&2; }
+done
+[ $fail = 0 ] && ok "checkpatch --strict is silent on $n patches"
+
+# 3. Every prefix builds what its patch touches.
+# The same layout as build/ (linux/, out/host/kernel/), so that the compiler
+# sees the same relative paths and ccache reuses what 'make build' compiled.
+out=$dir/out/host/kernel
+frag=$dir/fragment.config
+cat "$TOP/configs/host.config" > "$frag"
+kmake() { make -s -C "$G" O="$out" CC="ccache ${CROSS_COMPILE}gcc" -j"$JOBS" "$@"; }
+smake() {
+	make -s -C "$G/tools/testing/selftests/kvm" -j"$JOBS" CC="ccache ${CROSS_COMPILE}gcc" \
+		EXTRA_CFLAGS=-static LDFLAGS="-static -pthread" \
+		KHDR_INCLUDES="-isystem $out/../headers/include" OUTPUT="$out/../selftests" "$@"
+}
+touches_kernel() { git -C "$G" diff --name-only "$1" -- . ':!tools' ':!Documentation' | grep -q .; }
+kmake KCONFIG_ALLCONFIG="$frag" allnoconfig >"$dir/config.log" 2>&1
+i=0
+for c in $(git -C "$G" rev-list --reverse base..HEAD); do
+	i=$((i + 1))
+	git -C "$G" checkout -q "$c"
+	subject=$(git -C "$G" log -1 --format=%s)
+	files=$(git -C "$G" diff --name-only "$c^" "$c")
+	log=$dir/build-$i.log
+	if [ $i = 1 ] || grep -qv '^tools/\|^Documentation/' <<<"$files"; then
+		kmake arch/arm64/kvm/ >"$log" 2>&1 || { bad "patch $i ($subject): arch/arm64/kvm does not build"; tail -20 "$log" >&2; }
+		kmake INSTALL_HDR_PATH="$out/../headers" headers_install >>"$log" 2>&1
+	fi
+	if [ $i = 1 ] || grep -q '^tools/testing/selftests/kvm/\|^include/uapi/\|^arch/arm64/include/uapi/' <<<"$files"; then
+		smake >>"$log" 2>&1 || { bad "patch $i ($subject): the KVM selftests do not build"; tail -20 "$log" >&2; }
+	fi
+done
+git -C "$G" checkout -q main
+[ $fail = 0 ] && ok "each of the $n prefixes builds"
+
+# 4. sparse and W=1 on arch/arm64/kvm: nothing new against the base.
+lint() {	# $1: revision, $2: output file of normalised warnings
+	git -C "$G" checkout -q "$1"
+	kmake C=2 W=1 CHECK="sparse" arch/arm64/kvm/ 2>&1 >/dev/null |
+		grep -E 'warning|error' | sed -E 's/:[0-9]+(:[0-9]+)?:/:/' | sort -u > "$2"
+}
+if touches_kernel base; then
+	if ! command -v sparse >/dev/null; then
+		bad "sparse is not installed (.ci/run installs it)"
+	else
+		lint base "$dir/lint-base.txt"
+		lint main "$dir/lint-series.txt"
+		new=$(comm -13 "$dir/lint-base.txt" "$dir/lint-series.txt")
+		if [ -n "$new" ]; then
+			bad "sparse/W=1 warnings the base does not have:"; printf '%s\n' "$new" >&2
+		else
+			ok "sparse and W=1 report nothing new on arch/arm64/kvm"
+		fi
+	fi
+	git -C "$G" checkout -q main
+else
+	ok "sparse and W=1: the series touches no kernel code"
 fi
-rm -rf "$dir/git" "$dir/quilt"
+
+# 5. Documentation: touched .rst files parse; new external functions have kernel-doc.
+rst=$(git -C "$G" diff --name-only base..main -- '*.rst')
+if [ -n "$rst" ]; then
+	(cd "$G" && python3 "$TOP/harness/rst-check.py" $rst) || bad "Documentation .rst does not parse"
+fi
+(cd "$G" && python3 "$TOP/harness/kdoc-check.py") || bad "kernel-doc missing"
+[ $fail = 0 ] && ok "documentation checks"
+
+rm -rf "$G" "$dir/out"
 exit $fail
