@@ -96,3 +96,20 @@ tree_in_sync() {
 	rm -rf "$tmp"
 	return $rc
 }
+
+# Print the path of Debian's production arm64 kernel config for $BASE_VERSION
+# (package linux-config-6.12:arm64, fetched with apt into build/debs/).
+debian_arm64_config() {
+	local dir=$BUILD/debs/$BASE_VERSION cfg=config.arm64_none_arm64
+	if [ ! -f "$dir/$cfg" ]; then
+		mkdir -p "$dir"
+		(cd "$dir" && apt-get download "linux-config-6.12:arm64=$BASE_VERSION" >&2) ||
+			die "apt cannot fetch linux-config-6.12:arm64=$BASE_VERSION. As root:
+       'dpkg --add-architecture arm64 && apt-get update' (.ci/run does this)."
+		dpkg-deb --fsys-tarfile "$dir"/linux-config-6.12_*_arm64.deb |
+			tar -xO "./usr/src/linux-config-6.12/$cfg.xz" | xz -d > "$dir/$cfg.tmp"
+		mv "$dir/$cfg.tmp" "$dir/$cfg"
+		rm -f "$dir"/linux-config-6.12_*_arm64.deb
+	fi
+	echo "$dir/$cfg"
+}

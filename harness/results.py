@@ -166,10 +166,16 @@ def summary():
         print(f"{h}: {count('pass', hr)} passed, {count('fail', hr)} failed, "
               f"{count('skip', hr)} skipped, {count('xfail', hr)} expected failures")
     for label, res in (("skipped", "skip"), ("expected failure", "xfail"), ("FAILED", "fail")):
+        # One line per test and reason, naming the hosts it happened on.
+        seen = {}
         for r in rows:
             if r[3] == res:
                 detail = r[4] if len(r) > 4 and r[4] else ""
-                print(f"  {label}: {r[0]} {r[1]} {r[2]}" + (f": {detail}" if detail else ""))
+                seen.setdefault((r[1], r[2], detail), []).append(r[0])
+        for (test, sub, detail), hosts in seen.items():
+            where = ",".join(hosts)
+            print(f"  {label}: {test}" + (f" / {sub}" if sub != "-" else "") + f" [{where}]"
+                  + (f": {detail}" if detail else ""))
     print(f"{count('pass')} passed, {count('fail')} failed, {count('skip')} skipped")
     return 1 if count("fail") or not rows else 0
 

@@ -45,7 +45,7 @@ start=$(date +%s)
 rc=0
 timeout $((budget + 300)) qemu-system-aarch64 \
 	-M "virt,virtualization=on,$machine" -cpu "$cpu" -smp 4 -m 4G \
-	-nographic -no-reboot -monitor none \
+	-nographic -no-reboot -monitor none -nic none \
 	-kernel "$out/kernel/arch/arm64/boot/Image" \
 	-initrd "$BUILD/run/$host/initramfs.cpio" \
 	-append "console=ttyAMA0 panic=-1 $cmdline" \

@@ -8,7 +8,9 @@
 #  4. sparse (C=2) and W=1 report nothing on arch/arm64/kvm that the base
 #     does not already report (only when the series touches kernel code);
 #  5. every .rst the series touches parses with docutils, and every
-#     non-static function the series adds to kernel code has kernel-doc.
+#     non-static function the series adds to kernel code has kernel-doc;
+#  6. arch/arm64/kvm also builds with Debian's production arm64 config
+#     (linux-config-6.12:arm64) with no warning the base does not have.
 # Each failure is printed; the exit status is non-zero if any check failed.
 . "$(dirname "$0")/lib.sh"
 
@@ -92,19 +94,20 @@ git -C "$G" checkout -q main
 [ $fail = 0 ] && ok "each of the $n prefixes builds"
 
 # 4. sparse and W=1 on arch/arm64/kvm: nothing new against the base.
+# Warnings and errors of a build log, without line numbers, one of each.
+warnings() { { grep -E 'warning|error' "$1" || true; } | sed -E 's/:[0-9]+(:[0-9]+)?:/:/' | sort -u; }
 lint() {	# $1: revision, $2: output file of normalised warnings
 	git -C "$G" checkout -q "$1"
-	kmake C=2 W=1 CHECK="sparse" arch/arm64/kvm/ 2>&1 >/dev/null |
-		grep -E 'warning|error' | sed -E 's/:[0-9]+(:[0-9]+)?:/:/' | sort -u > "$2"
+	kmake C=2 W=1 CHECK="sparse" arch/arm64/kvm/ >/dev/null 2>"$2.log" || return 1
+	warnings "$2.log" > "$2"
 }
 if touches_kernel base; then
 	if ! command -v sparse >/dev/null; then
 		bad "sparse is not installed (.ci/run installs it)"
 	else
-		lint base "$dir/lint-base.txt"
-		lint main "$dir/lint-series.txt"
-		new=$(comm -13 "$dir/lint-base.txt" "$dir/lint-series.txt")
-		if [ -n "$new" ]; then
+		if ! lint base "$dir/lint-base.txt" || ! lint main "$dir/lint-series.txt"; then
+			bad "arch/arm64/kvm does not build with C=2 W=1"; tail -20 "$dir"/lint-*.log >&2
+		elif new=$(comm -13 "$dir/lint-base.txt" "$dir/lint-series.txt") && [ -n "$new" ]; then
 			bad "sparse/W=1 warnings the base does not have:"; printf '%s\n' "$new" >&2
 		else
 			ok "sparse and W=1 report nothing new on arch/arm64/kvm"
@@ -122,6 +125,30 @@ if [ -n "$rst" ]; then
 fi
 (cd "$G" && python3 "$TOP/harness/kdoc-check.py") || bad "kernel-doc missing"
 [ $fail = 0 ] && ok "documentation checks"
+
+# 6. Debian's production arm64 config: KVM builds, no new warnings.
+dout=$dir/out/debian/kernel
+mkdir -p "$dout"
+cp "$(debian_arm64_config)" "$dout/.config"
+dmake() { make -s -C "$G" O="$dout" CC="ccache ${CROSS_COMPILE}gcc" -j"$JOBS" "$@"; }
+dwarn() {	# $1: revision, $2: output file of normalised warnings
+	git -C "$G" checkout -q "$1"
+	dmake arch/arm64/kvm/ >/dev/null 2>"$2.log" || return 1
+	warnings "$2.log" > "$2"
+}
+dmake olddefconfig >"$dir/debian-config.log" 2>&1
+if ! dwarn base "$dir/debian-base.txt" || ! dwarn main "$dir/debian-series.txt"; then
+	bad "arch/arm64/kvm does not build with Debian's arm64 config"
+	tail -20 "$dir/debian-series.txt.log" >&2
+else
+	new=$(comm -13 "$dir/debian-base.txt" "$dir/debian-series.txt")
+	if [ -n "$new" ]; then
+		bad "new warnings with Debian's arm64 config:"; printf '%s\n' "$new" >&2
+	else
+		ok "arch/arm64/kvm builds with Debian's arm64 config, no new warnings"
+	fi
+fi
+git -C "$G" checkout -q main
 
 rm -rf "$G" "$dir/out"
 exit $fail
