@@ -19,8 +19,20 @@ results:   build/results/v3/ (console.log, results.ktap, one .ktap per test)
 
 ran on the emulated v3 host (GICv3 + ITS, $(cat "$RESULTS/v3/seconds")s):
 REPORT
-awk -F'\t' '{ printf "  %-6s %s%s\n", $4, $2, ($3 == "-" ? "" : " / " $3) }' "$RESULTS/v3/summary.tsv" |
-	grep -v '^  pass   .* / ' || true
-echo "  (subtests that passed are counted, not listed; 'make check' runs every host and test)"
+# One line per test: its result, or its subtests counted by result.
+awk -F'\t' '
+	!($2 in seen) { seen[$2] = 1; order[++n] = $2 }
+	{ count[$2, $4]++; total[$2]++; if ($3 == "-") whole[$2] = $4; if ($4 != "pass") worst[$2] = $4 }
+	END {
+		for (i = 1; i <= n; i++) {
+			t = order[i]
+			r = (t in worst) ? worst[t] : "pass"
+			if (t in whole && total[t] == 1) { printf "  %-6s %s\n", r, t; continue }
+			printf "  %-6s %s: %d subtests, %d passed%s%s\n", r, t, total[t], count[t, "pass"],
+				count[t, "fail"] ? ", " count[t, "fail"] " failed" : "",
+				count[t, "skip"] ? ", " count[t, "skip"] " skipped" : ""
+		}
+	}' "$RESULTS/v3/summary.tsv"
+echo "  ('make check' runs every test on every host)"
 echo
 python3 "$TOP/harness/results.py" summary | tail -1
