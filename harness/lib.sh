@@ -98,14 +98,22 @@ tree_in_sync() {
 }
 
 # Print the path of Debian's production arm64 kernel config for $BASE_VERSION
-# (package linux-config-6.12:arm64, fetched with apt into build/debs/).
+# (package linux-config-6.12:arm64, fetched with apt into build/debs/). The
+# archive keeps only the newest arm64 binaries; for an older BASE_VERSION the
+# newest config is used, and the choice is printed.
 debian_arm64_config() {
-	local dir=$BUILD/debs/$BASE_VERSION cfg=config.arm64_none_arm64
+	local dir=$BUILD/debs/$BASE_VERSION cfg=config.arm64_none_arm64 ver=$BASE_VERSION
 	if [ ! -f "$dir/$cfg" ]; then
 		mkdir -p "$dir"
-		(cd "$dir" && apt-get download "linux-config-6.12:arm64=$BASE_VERSION" >&2) ||
-			die "apt cannot fetch linux-config-6.12:arm64=$BASE_VERSION. As root:
+		if ! apt-cache show "linux-config-6.12:arm64=$ver" >/dev/null 2>&1; then
+			ver=$(apt-cache policy linux-config-6.12:arm64 | sed -n 's/^ *Candidate: //p')
+			[ -n "$ver" ] && [ "$ver" != "(none)" ] ||
+				die "apt knows no linux-config-6.12:arm64. As root:
        'dpkg --add-architecture arm64 && apt-get update' (.ci/run does this)."
+			say "linux-config-6.12:arm64=$BASE_VERSION is not in the archive; using $ver"
+		fi
+		(cd "$dir" && apt-get download "linux-config-6.12:arm64=$ver" >&2) ||
+			die "apt cannot fetch linux-config-6.12:arm64=$ver"
 		dpkg-deb --fsys-tarfile "$dir"/linux-config-6.12_*_arm64.deb |
 			tar -xO "./usr/src/linux-config-6.12/$cfg.xz" | xz -d > "$dir/$cfg.tmp"
 		mv "$dir/$cfg.tmp" "$dir/$cfg"
