@@ -11,7 +11,7 @@ mkdir -p "$out"
 "$TOP/harness/tree.sh" --ensure
 
 command -v ccache >/dev/null || die "ccache is missing: .ci/run lists what to install"
-kmake() { make -s -C "$TREE" O="$out/kernel" CC="ccache ${CROSS_COMPILE}gcc" -j"$JOBS" "$@"; }
+kmake() { kernel_make "$TREE" "$out/kernel" "$@"; }
 
 # Kernel configuration: allnoconfig plus the fragments, each option checked.
 frag=$out/fragment.config
@@ -41,11 +41,7 @@ kmake Image
 kmake INSTALL_HDR_PATH="$out/headers" headers_install
 
 say "build: KVM selftests"
-smake() {
-	make -s -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" \
-		CC="ccache ${CROSS_COMPILE}gcc" EXTRA_CFLAGS=-static LDFLAGS="-static -pthread" \
-		KHDR_INCLUDES="-isystem $out/headers/include" OUTPUT="$out/selftests" "$@"
-}
+smake() { selftests_make "$TREE" "$out" "$@"; }
 smake
 rm -rf "$out/selftests/extra"
 if [ -n "${EXTRA_SELFTESTS:-}" ]; then

@@ -59,11 +59,27 @@ extract_base() {
 	mv "$dest.tmp" "$dest"
 }
 
+# make in kernel tree $1, objects in $2 (arm64 cross build through ccache).
+kernel_make() {
+	local tree=$1 obj=$2; shift 2
+	make -s -C "$tree" O="$obj" CC="ccache ${CROSS_COMPILE}gcc" -j"$JOBS" "$@"
+}
+
+# Build the KVM selftests of kernel tree $1, static, against the uapi headers
+# in $2/headers, into $2/selftests.
+selftests_make() {
+	local tree=$1 out=$2; shift 2
+	make -s -C "$tree/tools/testing/selftests/kvm" -j"$JOBS" \
+		CC="ccache ${CROSS_COMPILE}gcc" EXTRA_CFLAGS=-static LDFLAGS="-static -pthread" \
+		KHDR_INCLUDES="-isystem $out/headers/include" OUTPUT="$out/selftests" "$@"
+}
+
 # Make directory $1 (an extracted base) a git tree whose first commit is the base.
 git_base_commit() {
 	local dir=$1
 	git -C "$dir" init -q -b main
 	git -C "$dir" config core.autocrlf false
+	git -C "$dir" config gc.auto 0	# no background repack of 80,000 loose objects
 	git -C "$dir" add -Af	# Debian's tarball ignores everything with '/*'
 	git -C "$dir" commit -q -m "base: linux-source-6.12 $BASE_VERSION"
 	git -C "$dir" tag base
@@ -105,7 +121,8 @@ debian_arm64_config() {
 	local dir=$BUILD/debs/$BASE_VERSION cfg=config.arm64_none_arm64 ver=$BASE_VERSION
 	if [ ! -f "$dir/$cfg" ]; then
 		mkdir -p "$dir"
-		if ! apt-cache show "linux-config-6.12:arm64=$ver" >/dev/null 2>&1; then
+		if ! apt-cache madison linux-config-6.12:arm64 | awk -F' [|] ' '{ print $2 }' |
+				grep -qxF "$ver"; then
 			ver=$(apt-cache policy linux-config-6.12:arm64 | sed -n 's/^ *Candidate: //p')
 			[ -n "$ver" ] && [ "$ver" != "(none)" ] ||
 				die "apt knows no linux-config-6.12:arm64. As root:

@@ -64,15 +64,11 @@ done
 # 3. Every prefix builds what its patch touches.
 # The same layout as build/ (linux/, out/host/kernel/), so that the compiler
 # sees the same relative paths and ccache reuses what 'make build' compiled.
-out=$dir/out/host/kernel
+out=$dir/out/host
 frag=$dir/fragment.config
 cat "$TOP/configs/host.config" > "$frag"
-kmake() { make -s -C "$G" O="$out" CC="ccache ${CROSS_COMPILE}gcc" -j"$JOBS" "$@"; }
-smake() {
-	make -s -C "$G/tools/testing/selftests/kvm" -j"$JOBS" CC="ccache ${CROSS_COMPILE}gcc" \
-		EXTRA_CFLAGS=-static LDFLAGS="-static -pthread" \
-		KHDR_INCLUDES="-isystem $out/../headers/include" OUTPUT="$out/../selftests" "$@"
-}
+kmake() { kernel_make "$G" "$out/kernel" "$@"; }
+smake() { selftests_make "$G" "$out" "$@"; }
 touches_kernel() { git -C "$G" diff --name-only "$1" -- . ':!tools' ':!Documentation' | grep -q .; }
 kmake KCONFIG_ALLCONFIG="$frag" allnoconfig >"$dir/config.log" 2>&1
 i=0
@@ -84,7 +80,7 @@ for c in $(git -C "$G" rev-list --reverse base..HEAD); do
 	log=$dir/build-$i.log
 	if [ $i = 1 ] || grep -qv '^tools/\|^Documentation/' <<<"$files"; then
 		kmake arch/arm64/kvm/ >"$log" 2>&1 || { bad "patch $i ($subject): arch/arm64/kvm does not build"; tail -20 "$log" >&2; }
-		kmake INSTALL_HDR_PATH="$out/../headers" headers_install >>"$log" 2>&1
+		kmake INSTALL_HDR_PATH="$out/headers" headers_install >>"$log" 2>&1
 	fi
 	if [ $i = 1 ] || grep -q '^tools/testing/selftests/kvm/\|^include/uapi/\|^arch/arm64/include/uapi/' <<<"$files"; then
 		smake >>"$log" 2>&1 || { bad "patch $i ($subject): the KVM selftests do not build"; tail -20 "$log" >&2; }
@@ -129,8 +125,9 @@ fi
 # 6. Debian's production arm64 config: KVM builds, no new warnings.
 dout=$dir/out/debian/kernel
 mkdir -p "$dout"
-cp "$(debian_arm64_config)" "$dout/.config"
-dmake() { make -s -C "$G" O="$dout" CC="ccache ${CROSS_COMPILE}gcc" -j"$JOBS" "$@"; }
+cfg=$(debian_arm64_config)
+cp "$cfg" "$dout/.config"
+dmake() { kernel_make "$G" "$dout" "$@"; }
 dwarn() {	# $1: revision, $2: output file of normalised warnings
 	git -C "$G" checkout -q "$1"
 	dmake arch/arm64/kvm/ >/dev/null 2>"$2.log" || return 1
