@@ -10,6 +10,9 @@ ARCH=arm64
 CROSS_COMPILE=aarch64-linux-gnu-
 JOBS=${JOBS:-$(( $(nproc) + 1 ))}
 export ARCH CROSS_COMPILE
+# Debian's python3 (with the apt-installed docutils and ply the checks use)
+# before any pyenv or virtualenv of the user's.
+export PATH=/usr/bin:/bin:$PATH
 # Paths below the checkout are hashed relative to it: a fresh clone elsewhere hits the cache.
 export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1
 
