@@ -70,9 +70,12 @@ kernel_make() {
 
 # Build the KVM selftests of kernel tree $1, static, against the uapi headers
 # in $2/headers, into $2/selftests.
+# No CCACHE_BASEDIR here: ccache would write the dependency files with
+# relative target paths, which never match the Makefile's absolute $(OUTPUT)
+# targets, so objects would not be rebuilt when a header changes.
 selftests_make() {
 	local tree=$1 out=$2; shift 2
-	make -s -C "$tree/tools/testing/selftests/kvm" -j"$JOBS" \
+	CCACHE_BASEDIR= make -s -C "$tree/tools/testing/selftests/kvm" -j"$JOBS" \
 		CC="ccache ${CROSS_COMPILE}gcc" EXTRA_CFLAGS=-static LDFLAGS="-static -pthread" \
 		KHDR_INCLUDES="-isystem $out/headers/include" OUTPUT="$out/selftests" "$@"
 }
