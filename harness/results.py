@@ -85,8 +85,12 @@ def test_rows(name, status, directive, lines):
         if not m or not m.group(3):
             continue
         sub, d = m.group(3).strip(), (m.group(4) or "")
+        if sub.startswith("#"):
+            # "ok 3 # SKIP reason" (ksft_test_result_skip): no description
+            sub, d = "", sub[1:].strip()
         if d.upper().startswith("SKIP"):
-            rows.append((sub, "skip", d[4:].strip()))
+            reason = d[4:].strip()
+            rows.append((sub or reason, "skip", reason))
         else:
             rows.append((sub, "pass" if m.group(1) == "ok" else "fail", d))
     whole_failed = status == "not ok"
@@ -173,9 +177,12 @@ def summary():
                 detail = r[4] if len(r) > 4 and r[4] else ""
                 seen.setdefault((r[1], r[2], detail), []).append(r[0])
         for (test, sub, detail), hosts in seen.items():
-            where = ",".join(hosts)
+            where = ",".join(sorted(set(hosts)))
+            times = f" x{len(hosts)}" if len(hosts) > len(set(hosts)) else ""
+            if sub == detail:  # a skipped subtest without a name: its reason names it
+                sub, detail = detail, ""
             print(f"  {label}: {test}" + (f" / {sub}" if sub != "-" else "") + f" [{where}]"
-                  + (f": {detail}" if detail else ""))
+                  + times + (f": {detail}" if detail else ""))
     print(f"{count('pass')} passed, {count('fail')} failed, {count('skip')} skipped")
     return 1 if count("fail") or not rows else 0
 
