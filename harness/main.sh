@@ -22,11 +22,12 @@ REPORT
 # One line per test: its result, or its subtests counted by result.
 awk -F'\t' '
 	!($2 in seen) { seen[$2] = 1; order[++n] = $2 }
-	{ count[$2, $4]++; total[$2]++; if ($3 == "-") whole[$2] = $4; if ($4 != "pass") worst[$2] = $4 }
+	{ count[$2, $4]++; total[$2]++; if ($3 == "-") whole[$2] = $4 }
 	END {
 		for (i = 1; i <= n; i++) {
 			t = order[i]
-			r = (t in worst) ? worst[t] : "pass"
+			# fail, else xfail, else pass; skip only when every subtest skipped
+			r = count[t, "fail"] ? "fail" : count[t, "xfail"] ? "xfail" : count[t, "pass"] ? "pass" : "skip"
 			if (t in whole && total[t] == 1) { printf "  %-6s %s\n", r, t; continue }
 			printf "  %-6s %s: %d subtests, %d passed%s%s\n", r, t, total[t], count[t, "pass"],
 				count[t, "fail"] ? ", " count[t, "fail"] " failed" : "",
