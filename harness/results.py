@@ -77,6 +77,16 @@ def parse_ktap(path):
     return tests, planned, cur
 
 
+def assertion(lines):
+    """The where and why of a selftest's "Test Assertion Failure", if any."""
+    for i, line in enumerate(lines):
+        if "Test Assertion Failure" in line:
+            block = [l.strip() for l in lines[i + 1:i + 40] if l.strip()]
+            why = [l for l in block if not re.match(r"(pid=|\d+\s+0x|\(stack trace)", l)]
+            return " | ".join(why)[:400]
+    return ""
+
+
 def test_rows(name, status, directive, lines):
     """Rows (subtest, result, detail) of one test."""
     rows = []
@@ -95,7 +105,8 @@ def test_rows(name, status, directive, lines):
             rows.append((sub, "pass" if m.group(1) == "ok" else "fail", d))
     whole_failed = status == "not ok"
     if whole_failed and not any(r[1] == "fail" for r in rows):
-        rows.append(("-", "fail", directive or "failed"))
+        why = assertion(lines)
+        rows.append(("-", "fail", (directive or "failed") + (f": {why}" if why else "")))
     elif not rows:
         if directive.upper().startswith("SKIP"):
             reasons = [l for l in lines if "SKIP" in l.upper()]
