@@ -21,7 +21,10 @@ build:
 check:
 	@harness/check.sh $(HOSTS)
 
+check-migrate:
+	@harness/soak.sh
+
 clean:
 	rm -rf build/out build/run build/results build/series-check
 
-.PHONY: all tree refresh series-check build check clean
+.PHONY: all tree refresh series-check build check check-migrate clean

@@ -35,5 +35,10 @@ awk -F'\t' '
 		}
 	}' "$RESULTS/v3/summary.tsv"
 echo "  ('make check' runs every test on every host)"
+if grep -q '# report: ' "$RESULTS/v3/vgic_migrate.ktap" 2>/dev/null; then
+	echo
+	echo "the round trip (vgic_migrate, its first move in QEMU's order):"
+	sed -n 's/^ *# report: /  /p' "$RESULTS/v3/vgic_migrate.ktap"
+fi
 echo
 python3 "$TOP/harness/results.py" summary | tail -1
