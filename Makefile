@@ -24,7 +24,10 @@ check:
 check-migrate:
 	@harness/soak.sh
 
+check-vmm:
+	@harness/vmm.sh
+
 clean:
 	rm -rf build/out build/run build/results build/series-check
 
-.PHONY: all tree refresh series-check build check check-migrate clean
+.PHONY: all tree refresh series-check build check check-migrate check-vmm clean

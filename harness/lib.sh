@@ -144,3 +144,55 @@ debian_arm64_config() {
 	fi
 	echo "$dir/$cfg"
 }
+
+# Configure and build the arm64 Image of kernel tree $1 in object directory $2
+# from configuration $3: allnoconfig plus the configs/ fragments named in $3
+# (joined by '+'), each option checked after Kconfig ran.
+kernel_build() {
+	local tree=$1 obj=$2 config=$3 frag f line opt bad=0
+	command -v ccache >/dev/null || die "ccache is missing: .ci/run lists what to install"
+	frag=$obj/fragment.config
+	mkdir -p "$obj"
+	for f in ${config//+/ }; do
+		[ -f "$TOP/configs/$f.config" ] || die "no configs/$f.config"
+		cat "$TOP/configs/$f.config"
+	done > "$frag.new"
+	if ! cmp -s "$frag.new" "$frag" || [ ! -f "$obj/.config" ]; then
+		kernel_make "$tree" "$obj" KCONFIG_ALLCONFIG="$frag.new" allnoconfig
+		while read -r line; do
+			case "$line" in
+			CONFIG_*=*) grep -qxF "$line" "$obj/.config" || { say "config: $line did not stick"; bad=1; } ;;
+			"# CONFIG_"*" is not set")
+				opt=${line#\# }; opt=${opt%% *}
+				! grep -q "^$opt=" "$obj/.config" || { say "config: $opt is still set"; bad=1; } ;;
+			esac
+		done < "$frag.new"
+		[ $bad = 0 ] || die "configs/ asks for options that Kconfig refused (dependencies?)"
+		mv "$frag.new" "$frag"
+	fi
+	rm -f "$frag.new"
+	say "build: kernel ($config, ${tree#$TOP/})"
+	kernel_make "$tree" "$obj" Image
+}
+
+# Boot emulated host $1 (a row of hosts.tsv) with kernel Image $2 and
+# initramfs $3 for at most $5 seconds; the console goes to $4/console.log, the
+# virtio console (the results) to $4/results.ktap. Returns QEMU's exit code.
+boot_host() {
+	local host=$1 image=$2 initramfs=$3 res=$4 timeout=$5 line machine cpu cmdline rc=0
+	line=$(awk -F'\t' -v h="$host" '$1 == h' "$TOP/harness/hosts.tsv")
+	[ -n "$line" ] || die "no host '$host' in harness/hosts.tsv"
+	IFS=$'\t' read -r _ _ machine cpu cmdline <<< "$line"
+	[ "$cmdline" = - ] && cmdline=
+	timeout "$timeout" qemu-system-aarch64 \
+		-M "virt,virtualization=on,$machine" -cpu "$cpu" -smp 4 -m 4G \
+		-nographic -no-reboot -monitor none -nic none \
+		-kernel "$image" -initrd "$initramfs" \
+		-append "console=ttyAMA0 panic=-1 $cmdline" \
+		-serial "file:$res/console.log" \
+		-device virtio-serial-device \
+		-chardev "file,id=results,path=$res/results.ktap" \
+		-device virtconsole,chardev=results \
+		> "$res/qemu.log" 2>&1 || rc=$?
+	return $rc
+}

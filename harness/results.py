@@ -3,6 +3,13 @@
 
   results.py host HOST DIR   DIR/results.ktap and DIR/console.log of one host
                              -> DIR/<test>.ktap and DIR/summary.tsv
+  results.py compare BASE HOST...
+                             the rows of build/results/HOST beside those of
+                             BASE/HOST (make check-vmm: the same run on the
+                             unpatched base) -> build/results/compare.tsv, a
+                             table, and one row per host in
+                             build/results/compare/summary.tsv: pass when the
+                             base run produced results to compare with
   results.py summary         every build/results/*/summary.tsv
                              -> build/results/summary.tsv, a report, and the
                              last line "N passed, N failed, N skipped"
@@ -198,9 +205,52 @@ def summary():
     return 1 if count("fail") or not rows else 0
 
 
+def compare(base_dir, hosts):
+    def rows_of(path):
+        if not os.path.isfile(path):
+            return []
+        return [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+
+    table, checks = [], []
+    for h in hosts:
+        series = rows_of(os.path.join(RESULTS, h, "summary.tsv"))
+        base = rows_of(os.path.join(base_dir, h, "summary.tsv"))
+        s_res = {(r[1], r[2]): r[3] for r in series}
+        b_res = {(r[1], r[2]): r[3] for r in base}
+        for key in dict.fromkeys([(r[1], r[2]) for r in series + base]):
+            table.append((h, key[0], key[1], s_res.get(key, "-"), b_res.get(key, "-")))
+        ran = any(r[3] in ("pass", "fail") and r[1] not in ("host", "kernel") for r in base)
+        checks.append((h, ran))
+
+    with open(os.path.join(RESULTS, "compare.tsv"), "w") as f:
+        f.write("host\ttest\tsubtest\tseries\tbase\n")
+        for row in table:
+            f.write("\t".join(row) + "\n")
+    width = max([len(r[2]) for r in table] + [5])
+    print(f"{'host':5} {'check':{width}} series base")
+    for h, test, sub, s_r, b_r in table:
+        mark = "" if s_r == b_r else "   <- differs"
+        print(f"{h:5} {sub if sub != '-' else test:{width}} {s_r:6} {b_r}{mark}")
+    # The diagnostics of the differing checks, from each run's own output.
+    for h in hosts:
+        for kernel, d in (("series", os.path.join(RESULTS, h)), ("base", os.path.join(base_dir, h))):
+            for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                if name.endswith(".ktap") and name != "results.ktap":
+                    for line in open(os.path.join(d, name), errors="replace"):
+                        if line.startswith("# ") and ": gic " in line:
+                            print(f"{h} {kernel}: {line[2:].rstrip()}")
+    os.makedirs(os.path.join(RESULTS, "compare"), exist_ok=True)
+    with open(os.path.join(RESULTS, "compare", "summary.tsv"), "w") as f:
+        for h, ran in checks:
+            f.write(f"{h}\tbase kernel\tsame scenario ran on the base\t{'pass' if ran else 'fail'}\t"
+                    + ("" if ran else "no results from the base run: see build/results/base/" + h) + "\n")
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["host"]:
         host(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["compare"]:
+        compare(sys.argv[2], sys.argv[3:])
     elif sys.argv[1:2] == ["summary"]:
         sys.exit(summary())
     else:

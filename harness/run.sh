@@ -6,10 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 host=$1 group=${2:-all}
-line=$(awk -F'\t' -v h="$host" '$1 == h' "$TOP/harness/hosts.tsv")
-[ -n "$line" ] || die "no host '$host' in harness/hosts.tsv"
-IFS=$'\t' read -r _ config machine cpu cmdline <<< "$line"
-[ "$cmdline" = - ] && cmdline=
+config=$(awk -F'\t' -v h="$host" '$1 == h { print $2 }' "$TOP/harness/hosts.tsv")
+[ -n "$config" ] || die "no host '$host' in harness/hosts.tsv"
 
 out=$BUILD/out/$config
 res=$RESULTS/$host
@@ -48,17 +46,8 @@ cp "$out/init" "$rootfs/init"
 say "run: host $host ($(wc -l < "$rootfs/tests/list") tests, config $config)"
 start=$(date +%s)
 rc=0
-timeout $((budget + 300)) qemu-system-aarch64 \
-	-M "virt,virtualization=on,$machine" -cpu "$cpu" -smp 4 -m 4G \
-	-nographic -no-reboot -monitor none -nic none \
-	-kernel "$out/kernel/arch/arm64/boot/Image" \
-	-initrd "$BUILD/run/$host/initramfs.cpio" \
-	-append "console=ttyAMA0 panic=-1 $cmdline" \
-	-serial "file:$res/console.log" \
-	-device virtio-serial-device \
-	-chardev "file,id=results,path=$res/results.ktap" \
-	-device virtconsole,chardev=results \
-	> "$res/qemu.log" 2>&1 || rc=$?
+boot_host "$host" "$out/kernel/arch/arm64/boot/Image" "$BUILD/run/$host/initramfs.cpio" \
+	"$res" $((budget + 300)) || rc=$?
 echo "$(( $(date +%s) - start ))" > "$res/seconds"
 [ $rc = 0 ] || say "run: qemu for $host exited with $rc (124 = host timeout); see $res/qemu.log"
 python3 "$TOP/harness/results.py" host "$host" "$res"

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PID 1 of the guest that 'make check-vmm' migrates with QEMU (run by
+ * harness/vmm-migrate.c inside the emulated host; the guest kernel is the
+ * host's own Image).
+ *
+ * At start it leaves marks in its distributor that Linux never sets: the
+ * last SPI gets the other group, priority 0x40, edge triggering, vCPU 1 as
+ * target and a pending latch, an SPI in the lower half vCPU 1 as target,
+ * while both stay disabled.  Then, every
+ * 200 ms, it reads 64 bytes from the virtio RNG (one device interrupt or
+ * more: an MSI through the ITS on GICv3, an SPI on GICv2) and prints
+ *
+ *   tick <n> timer <arch timer irqs> dev <virtio irqs> gic <state>
+ *
+ * where <state> sums up every guest-visible configuration register of the
+ * distributor and of vCPU 0's redistributor (or banked GICv2 registers) that
+ * only the guest changes: a migration must carry it over unchanged.  Pending
+ * and active bits are left out (the devices change them), except for the
+ * marked SPI's.  The GIC version comes from "vmm.gic=2|3" on the command line.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+/* The QEMU virt machine's GIC frames. */
+#define GICD_BASE	0x08000000UL
+#define GICR_BASE	0x080a0000UL	/* vCPU 0: RD_base, then SGI_base */
+#define GIC_SIZE	0x10000UL
+
+#define GICD_CTLR	0x0000
+#define GICD_TYPER	0x0004
+#define GICD_IGROUPR	0x0080
+#define GICD_ISENABLER	0x0100
+#define GICD_ISPENDR	0x0200
+#define GICD_IPRIORITYR	0x0400
+#define GICD_ITARGETSR	0x0800
+#define GICD_ICFGR	0x0c00
+#define GICD_IROUTER	0x6000
+
+static volatile uint32_t *gicd, *sgi;
+static int gic_version, nr_irqs;
+
+static uint32_t rd(volatile uint32_t *base, unsigned long off)
+{
+	return base[off / 4];
+}
+
+static void wr(volatile uint32_t *base, unsigned long off, uint32_t val)
+{
+	base[off / 4] = val;
+}
+
+static volatile uint32_t *map(int fd, unsigned long pa)
+{
+	void *p = mmap(NULL, GIC_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, pa);
+
+	if (p == MAP_FAILED) {
+		perror("vmm-guest: mmap /dev/mem");
+		exit(1);
+	}
+	return p;
+}
+
+/* FNV-1a over the registers [from, to) of one frame, 32 bits at a time. */
+static uint32_t hash(volatile uint32_t *base, unsigned long from, unsigned long to)
+{
+	uint32_t h = 2166136261u;
+	unsigned long off;
+	int i;
+
+	for (off = from; off < to; off += 4) {
+		uint32_t v = rd(base, off);
+
+		for (i = 0; i < 4; i++)
+			h = (h ^ ((v >> (8 * i)) & 0xff)) * 16777619u;
+	}
+	return h;
+}
+
+static void set_field(volatile uint32_t *base, unsigned long reg, int irq,
+		      int bits, uint32_t val)
+{
+	unsigned long off = reg + (unsigned long)irq * bits / 32 * 4;
+	int shift = irq * bits % 32;
+	uint32_t mask = ((1u << bits) - 1) << shift;
+
+	wr(base, off, (rd(base, off) & ~mask) | (val << shift));
+}
+
+static uint32_t get_field(volatile uint32_t *base, unsigned long reg, int irq, int bits)
+{
+	unsigned long off = reg + (unsigned long)irq * bits / 32 * 4;
+
+	return (rd(base, off) >> (irq * bits % 32)) & ((1u << bits) - 1);
+}
+
+static void set_target(int irq)
+{
+	if (gic_version == 2)
+		set_field(gicd, GICD_ITARGETSR, irq, 8, 0x02);
+	else
+		wr(gicd, GICD_IROUTER + 8 * irq, 1);	/* Aff0 = 1: vCPU 1 */
+}
+
+static uint32_t get_target(int irq)
+{
+	if (gic_version == 2)
+		return get_field(gicd, GICD_ITARGETSR, irq, 8);
+	return rd(gicd, GICD_IROUTER + 8 * irq);
+}
+
+/*
+ * The marks: the last SPI gets everything different from what Linux
+ * programs; an SPI in the lower half only gets vCPU 1 as its target.
+ */
+static void mark(void)
+{
+	int irq = nr_irqs - 1;
+
+	set_field(gicd, GICD_IGROUPR, irq, 1, gic_version == 2 ? 1 : 0);
+	set_field(gicd, GICD_IPRIORITYR, irq, 8, 0x40);
+	set_field(gicd, GICD_ICFGR, irq, 2, 2);
+	set_target(irq);
+	wr(gicd, GICD_ISPENDR + irq / 32 * 4, 1u << (irq % 32));
+	set_target(32 + (nr_irqs - 32) / 4);
+}
+
+/*
+ * The targets (GICv2) or routes (GICv3) of the SPIs are summed up in two
+ * halves, "tgt" below nr_irqs / 2 and "tgt2" from there on, with one mark
+ * in each ("route" and "route2"): QEMU 7.2 saves and restores the GICv3
+ * routes at a 4-byte stride instead of 8 (arm_gicv3_kvm.c), so only the
+ * lower half survives a migration there.
+ */
+static void state(char *buf, size_t len)
+{
+	int irq = nr_irqs - 1, irq2 = 32 + (nr_irqs - 32) / 4, n = nr_irqs, half = n / 2;
+	uint32_t grp, en, prio, cfg, tgt, tgt2, priv;
+
+	grp = hash(gicd, GICD_IGROUPR, GICD_IGROUPR + n / 8);
+	en = hash(gicd, GICD_ISENABLER, GICD_ISENABLER + n / 8);
+	prio = hash(gicd, GICD_IPRIORITYR, GICD_IPRIORITYR + n);
+	cfg = hash(gicd, GICD_ICFGR, GICD_ICFGR + n / 4);
+	if (gic_version == 2) {
+		tgt = hash(gicd, GICD_ITARGETSR + 32, GICD_ITARGETSR + half);
+		tgt2 = hash(gicd, GICD_ITARGETSR + half, GICD_ITARGETSR + n);
+		priv = 0;	/* banked: the GICD reads above are vCPU 0's */
+	} else {
+		tgt = hash(gicd, GICD_IROUTER + 8 * 32, GICD_IROUTER + 8 * half);
+		tgt2 = hash(gicd, GICD_IROUTER + 8 * half, GICD_IROUTER + 8 * n);
+		priv = hash(sgi, GICD_IGROUPR, GICD_IGROUPR + 4) ^
+		       hash(sgi, GICD_ISENABLER, GICD_ISENABLER + 4) * 3 ^
+		       hash(sgi, GICD_IPRIORITYR, GICD_IPRIORITYR + 32) * 5 ^
+		       hash(sgi, GICD_ICFGR, GICD_ICFGR + 8) * 7;
+	}
+	snprintf(buf, len,
+		 "ctlr=%08x grp=%08x en=%08x prio=%08x cfg=%08x priv=%08x tgt=%08x tgt2=%08x "
+		 "mark=%d:g%u,p%02x,c%u,pend%u route=%d:%x route2=%d:%x",
+		 rd(gicd, GICD_CTLR), grp, en, prio, cfg, priv, tgt, tgt2, irq,
+		 get_field(gicd, GICD_IGROUPR, irq, 1),
+		 get_field(gicd, GICD_IPRIORITYR, irq, 8),
+		 get_field(gicd, GICD_ICFGR, irq, 2),
+		 get_field(gicd, GICD_ISPENDR, irq, 1),
+		 irq2, get_target(irq2), irq, get_target(irq));
+}
+
+/* Sum the per-CPU counts of the /proc/interrupts lines that name 'what'. */
+static void count_irqs(unsigned long *timer, unsigned long *dev)
+{
+	char line[512];
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	*timer = *dev = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':'), *end;
+		unsigned long sum = 0;
+
+		if (!p)
+			continue;
+		for (p++;; p = end) {
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			sum += v;
+		}
+		if (strstr(line, "arch_timer"))
+			*timer += sum;
+		else if (strstr(line, "virtio"))
+			*dev += sum;
+	}
+	fclose(f);
+}
+
+int main(void)
+{
+	struct timespec period = { 0, 200 * 1000 * 1000 };
+	char cmdline[1024] = "", gic[256], buf[64];
+	unsigned long timer, dev;
+	cpu_set_t cpu0;
+	int fd, rng, n;
+	FILE *con;
+
+	mkdir("/proc", 0755);
+	mkdir("/dev", 0755);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	con = fopen("/dev/console", "w");
+	if (!con)
+		return 1;
+	setvbuf(con, NULL, _IOLBF, 0);
+
+	fd = open("/proc/cmdline", O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, cmdline, sizeof(cmdline) - 1);
+	cmdline[n > 0 ? n : 0] = 0;
+	gic_version = strstr(cmdline, "vmm.gic=2") ? 2 : 3;
+
+	/* Banked registers are read from vCPU 0. */
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	sched_setaffinity(0, sizeof(cpu0), &cpu0);
+
+	fd = open("/dev/mem", O_RDWR | O_SYNC);
+	rng = open("/dev/hwrng", O_RDONLY);
+	if (fd < 0 || rng < 0) {
+		fprintf(con, "vmm-guest: cannot open /dev/mem or /dev/hwrng\n");
+		return 1;
+	}
+	gicd = map(fd, GICD_BASE);
+	if (gic_version == 3)
+		sgi = map(fd, GICR_BASE + GIC_SIZE);
+	nr_irqs = 32 * ((rd(gicd, GICD_TYPER) & 0x1f) + 1);
+	if (nr_irqs > 1020)
+		nr_irqs = 1020;
+	mark();
+	fprintf(con, "vmm-guest: GICv%d, %d interrupts, mark on SPI %d\n",
+		gic_version, nr_irqs, nr_irqs - 1);
+
+	for (n = 0;; n++) {
+		if (read(rng, buf, sizeof(buf)) <= 0)
+			fprintf(con, "vmm-guest: /dev/hwrng read failed\n");
+		count_irqs(&timer, &dev);
+		state(gic, sizeof(gic));
+		fprintf(con, "tick %d timer %lu dev %lu gic %s\n", n, timer, dev, gic);
+		nanosleep(&period, NULL);
+	}
+}
