@@ -7,9 +7,9 @@
  * At start it leaves marks in its distributor that Linux never sets: the
  * last SPI gets the other group, priority 0x40, edge triggering, vCPU 1 as
  * target and a pending latch, an SPI in the lower half vCPU 1 as target,
- * while both stay disabled.  Then, every
- * 200 ms, it reads 64 bytes from the virtio RNG (one device interrupt or
- * more: an MSI through the ITS on GICv3, an SPI on GICv2) and prints
+ * while both stay disabled.  Then, every 200 ms, it reads 64 bytes from the
+ * virtio RNG (one device interrupt or more: an MSI through the ITS on GICv3,
+ * an SPI on GICv2) and prints
  *
  *   tick <n> timer <arch timer irqs> dev <virtio irqs> gic <state>
  *
@@ -174,7 +174,7 @@ static void state(char *buf, size_t len)
 		 irq2, get_target(irq2), irq, get_target(irq));
 }
 
-/* Sum the per-CPU counts of the /proc/interrupts lines that name 'what'. */
+/* Sum the per-CPU counts of the arch timer's and the virtio lines of /proc/interrupts. */
 static void count_irqs(unsigned long *timer, unsigned long *dev)
 {
 	char line[512];

@@ -12,6 +12,7 @@
  *      interrupts still arrive, and the guest reads the same GIC state
  *      (the targets of the upper half of the SPIs apart: QEMU 7.2 loses the
  *      GICv3 ones, a QEMU bug, see vmm-guest.c).
+ *   4. Neither guest console shows a kernel splat.
  *
  * Usage: vmm-migrate 2|3  (GICv2 with a virtio-mmio RNG, whose interrupt is
  * an SPI; GICv3 with an ITS and a virtio-pci RNG, whose interrupts are MSIs).
@@ -36,7 +37,7 @@
 #define DIR		"/tmp/vmm"
 #define STATE		DIR "/state"
 #define MIG_SOCK	DIR "/migrate.sock"
-#define NR_STEPS	7
+#define NR_STEPS	8
 #define TICKS_BEFORE	5	/* ticks A must print before the migration */
 #define TICKS_AFTER	10	/* ticks B must print after it */
 #define BOOT_TIMEOUT	300
@@ -66,6 +67,7 @@ static const char *const steps[NR_STEPS] = {
 	"device interrupts arrive in B",
 	"the guest reads the same GIC state in B as in A",
 	"the targets of the upper half of the SPIs survive",
+	"no kernel splat on the guest consoles",
 };
 
 static double now(void)
@@ -96,8 +98,16 @@ static void bail(const char *why)
 static pid_t spawn_qemu(const char *name, int incoming_fd)
 {
 	char serial[128], qmp[128], log[128], machine[64], append[128];
-	const char *argv[40];
-	int argc = 0, fd;
+	const char *argv[] = {
+		QEMU, "-accel", "kvm", "-M", machine, "-cpu", "host",
+		"-smp", "2", "-m", "256M", "-nodefaults", "-no-user-config",
+		"-display", "none", "-serial", serial, "-qmp", qmp,
+		"-kernel", "/guest/Image", "-initrd", "/guest/initramfs.cpio",
+		"-append", append,
+		"-device", gic_version == 3 ? "virtio-rng-pci" : "virtio-rng-device",
+		incoming_fd >= 0 ? "-incoming" : NULL, "fd:3", NULL
+	};
+	int fd;
 	pid_t pid;
 
 	snprintf(serial, sizeof(serial), "file:" DIR "/%s.serial", name);
@@ -106,39 +116,6 @@ static pid_t spawn_qemu(const char *name, int incoming_fd)
 	snprintf(machine, sizeof(machine), "virt,gic-version=%d%s", gic_version,
 		 gic_version == 3 ? ",its=on" : "");
 	snprintf(append, sizeof(append), "console=ttyAMA0 panic=-1 vmm.gic=%d", gic_version);
-
-	argv[argc++] = QEMU;
-	argv[argc++] = "-accel";
-	argv[argc++] = "kvm";
-	argv[argc++] = "-M";
-	argv[argc++] = machine;
-	argv[argc++] = "-cpu";
-	argv[argc++] = "host";
-	argv[argc++] = "-smp";
-	argv[argc++] = "2";
-	argv[argc++] = "-m";
-	argv[argc++] = "256M";
-	argv[argc++] = "-nodefaults";
-	argv[argc++] = "-no-user-config";
-	argv[argc++] = "-display";
-	argv[argc++] = "none";
-	argv[argc++] = "-serial";
-	argv[argc++] = serial;
-	argv[argc++] = "-qmp";
-	argv[argc++] = qmp;
-	argv[argc++] = "-kernel";
-	argv[argc++] = "/guest/Image";
-	argv[argc++] = "-initrd";
-	argv[argc++] = "/guest/initramfs.cpio";
-	argv[argc++] = "-append";
-	argv[argc++] = append;
-	argv[argc++] = "-device";
-	argv[argc++] = gic_version == 3 ? "virtio-rng-pci" : "virtio-rng-device";
-	if (incoming_fd >= 0) {
-		argv[argc++] = "-incoming";
-		argv[argc++] = "fd:3";
-	}
-	argv[argc] = NULL;
 
 	pid = fork();
 	if (pid < 0)
@@ -189,6 +166,34 @@ static void show_serial(const char *name, int lines)
 	fclose(f);
 	for (i = n > lines ? n - lines : 0; i < n; i++)
 		printf("# guest %s: %s", name, buf[i % 64]);
+}
+
+/* Print and count the kernel splats (WARN, BUG, Oops, panic, stalls) on a guest console. */
+static int splats(const char *name)
+{
+	static const char *const kinds[] = {
+		"WARNING: CPU: ", "BUG: ", "kernel BUG at", "Internal error: ",
+		"Unable to handle kernel", "Kernel panic", "detected stall",
+		"blocked for more than",
+	};
+	char path[128], line[512];
+	unsigned int i;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), DIR "/%s.serial", name);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (strstr(line, kinds[i])) {
+				printf("# guest %s: %s", name, line);
+				n++;
+				break;
+			}
+	fclose(f);
+	return n;
 }
 
 /* Parse the complete tick lines a VM's guest printed so far. */
@@ -348,8 +353,7 @@ static long migrate_to_file(int qmp_fd)
 	return n < 0 ? -1 : total;
 }
 
-/* Poll query-migrate until the migration left the active states. */
-/* status: at least 64 bytes */
+/* Poll query-migrate until the migration ended; status gets 64 bytes at most. */
 static int migration_status(int qmp_fd, char *status)
 {
 	char buf[4096], *s;
@@ -455,7 +459,7 @@ int main(int argc, char **argv)
 	printf("# B: ticks %d..%d, %.1f s after its start\n", b.first.n, b.last.n, now() - t0);
 	result(1);
 
-	/* 4-6. What B's guest sees. */
+	/* 4-8. What B's guest sees, and what both guest kernels printed. */
 	printf("# timer: %lu at A's last tick, %lu..%lu in B\n",
 	       a.last.timer, b.first.timer, b.last.timer);
 	result(b.last.timer > b.first.timer && b.first.timer >= a.last.timer);
@@ -467,5 +471,6 @@ int main(int argc, char **argv)
 	result(same_state(a.last.gic, b.first.gic, 0) && same_state(a.last.gic, b.last.gic, 0));
 	result(same_state(a.last.gic, b.first.gic, 1) && same_state(a.last.gic, b.last.gic, 1));
 	stop_qemu(pb, qb);
+	result(!splats("A") && !splats("B"));
 	return failed;
 }
