@@ -3,7 +3,7 @@
 # host of the matrix runs every test. Usage: check.sh HOST...
 . "$(dirname "$0")/lib.sh"
 
-[ $# -gt 0 ] || set -- v2 v3 nvhe
+[ $# -gt 0 ] || set -- v2 v3 nvhe a64fx
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS/series"
 start=$(date +%s)
@@ -29,7 +29,7 @@ done
 if [ $built = 1 ]; then
 	for h in "$@"; do
 		t0=$(date +%s)
-		"$TOP/harness/run.sh" "$h" all
+		"$TOP/harness/run.sh" "$h"
 		say "check: host $h done ($(( $(date +%s) - t0 ))s)"
 	done
 fi

@@ -182,10 +182,21 @@ boot_host() {
 	local host=$1 image=$2 initramfs=$3 res=$4 timeout=$5 line machine cpu cmdline rc=0
 	line=$(awk -F'\t' -v h="$host" '$1 == h' "$TOP/harness/hosts.tsv")
 	[ -n "$line" ] || die "no host '$host' in harness/hosts.tsv"
-	IFS=$'\t' read -r _ _ machine cpu cmdline <<< "$line"
+	IFS=$'\t' read -r _ _ machine cpu cmdline _ <<< "$line"
 	[ "$cmdline" = - ] && cmdline=
-	timeout "$timeout" qemu-system-aarch64 \
-		-M "virt,virtualization=on,$machine" -cpu "$cpu" -smp 4 -m 4G \
+	local board=(-M "virt,virtualization=on,$machine" -cpu "$cpu" -smp 4 -m 4G) dtb=()
+	# A64FX's cache lines (CTR_EL0.CWG: 256 bytes) exceed the kernel's
+	# ARCH_DMA_MINALIGN (128), and the kernel WARNs for every non-coherent DMA
+	# device. Under TCG, DMA is coherent: say so in QEMU's device tree.
+	if [[ $cpu == a64fx* ]]; then
+		local dtc=${image%/arch/arm64/boot/Image}/scripts/dtc/dtc
+		qemu-system-aarch64 "${board[@]/#virt,/virt,dumpdtb=$res/virt.dtb,}" \
+			-nographic > "$res/qemu.log" 2>&1 || return 1
+		"$dtc" -q -I dtb -O dts "$res/virt.dtb" | sed 's|^/ {$|/ {\n\tdma-coherent;|' |
+			"$dtc" -q -I dts -O dtb -o "$res/virt-coherent.dtb" || return 1
+		dtb=(-dtb "$res/virt-coherent.dtb")
+	fi
+	timeout "$timeout" qemu-system-aarch64 "${board[@]}" "${dtb[@]}" \
 		-nographic -no-reboot -monitor none -nic none \
 		-kernel "$image" -initrd "$initramfs" \
 		-append "console=ttyAMA0 panic=-1 $cmdline" \

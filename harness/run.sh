@@ -1,12 +1,13 @@
 #!/bin/bash
 # Boot one emulated host with the tests of a group and collect the results.
-# Usage: run.sh HOST [GROUP]   (GROUP: all (default: every row but the soak
-# ones) or a group name from tests.tsv)
+# Usage: run.sh HOST [GROUP]   (GROUP: all (every row but the soak ones) or a
+# group name from tests.tsv; default: the host's tests column in hosts.tsv)
 # Writes build/results/<host>/{console.log,results.ktap,<test>.ktap,summary.tsv}.
 . "$(dirname "$0")/lib.sh"
 
-host=$1 group=${2:-all}
+host=$1
 config=$(awk -F'\t' -v h="$host" '$1 == h { print $2 }' "$TOP/harness/hosts.tsv")
+group=${2:-$(awk -F'\t' -v h="$host" '$1 == h { print $6 }' "$TOP/harness/hosts.tsv")}
 [ -n "$config" ] || die "no host '$host' in harness/hosts.tsv"
 
 out=$BUILD/out/$config
