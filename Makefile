@@ -27,7 +27,10 @@ check-migrate:
 check-vmm:
 	@harness/vmm.sh
 
+bench:
+	@harness/bench.sh
+
 clean:
 	rm -rf build/out build/run build/results build/series-check
 
-.PHONY: all tree refresh series-check build check check-migrate check-vmm clean
+.PHONY: all tree refresh series-check build check check-migrate check-vmm bench clean

@@ -175,9 +175,22 @@ kernel_build() {
 	kernel_make "$tree" "$obj" Image
 }
 
+# Build the unpatched base (a worktree of build/linux at tag 'base') with
+# the host config, into build/out/base/kernel.
+build_base_kernel() {
+	local base_tree=$BUILD/linux-base
+	if [ ! -d "$base_tree" ] || [ "$(git -C "$base_tree" rev-parse HEAD)" != "$(git -C "$TREE" rev-parse base)" ]; then
+		rm -rf "$base_tree"
+		git -C "$TREE" worktree prune
+		git -C "$TREE" worktree add -q --detach "$base_tree" base
+	fi
+	kernel_build "$base_tree" "$BUILD/out/base/kernel" host
+}
+
 # Boot emulated host $1 (a row of hosts.tsv) with kernel Image $2 and
 # initramfs $3 for at most $5 seconds; the console goes to $4/console.log, the
 # virtio console (the results) to $4/results.ktap. Returns QEMU's exit code.
+# QEMU_EXTRA (an array, if set) goes on QEMU's command line.
 boot_host() {
 	local host=$1 image=$2 initramfs=$3 res=$4 timeout=$5 line machine cpu cmdline rc=0
 	line=$(awk -F'\t' -v h="$host" '$1 == h' "$TOP/harness/hosts.tsv")
@@ -196,7 +209,7 @@ boot_host() {
 			"$dtc" -q -I dts -O dtb -o "$res/virt-coherent.dtb" || return 1
 		dtb=(-dtb "$res/virt-coherent.dtb")
 	fi
-	timeout "$timeout" qemu-system-aarch64 "${board[@]}" "${dtb[@]}" \
+	timeout "$timeout" qemu-system-aarch64 "${board[@]}" "${dtb[@]}" ${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"} \
 		-nographic -no-reboot -monitor none -nic none \
 		-kernel "$image" -initrd "$initramfs" \
 		-append "console=ttyAMA0 panic=-1 $cmdline" \

@@ -10,6 +10,10 @@
                              table, and one row per host in
                              build/results/compare/summary.tsv: pass when the
                              base run produced results to compare with
+  results.py bench BASE SERIES
+                             the "# bench" lines of harness/bench.c in
+                             BASE/results.ktap and SERIES/results.ktap ->
+                             a table and build/results/bench.tsv
   results.py summary         every build/results/*/summary.tsv
                              -> build/results/summary.tsv, a report, and the
                              last line "N passed, N failed, N skipped"
@@ -246,11 +250,56 @@ def compare(base_dir, hosts):
                     + ("" if ran else "no results from the base run: see build/results/base/" + h) + "\n")
 
 
+def bench(base_dir, series_dir):
+    def figures(d):
+        rows, failed = {}, []
+        path = os.path.join(d, "results.ktap")
+        for line in open(path, errors="replace") if os.path.isfile(path) else []:
+            line = line.strip()
+            if line.startswith("# bench\t"):
+                _, op, scale, ns = line.split("\t")
+                rows[(op, scale)] = int(ns)
+            elif line.startswith("not ok ") or line.startswith("Bail out!"):
+                failed.append(line)
+        return rows, failed
+
+    (base, b_failed), (series, s_failed) = figures(base_dir), figures(series_dir)
+    keys = list(dict.fromkeys(list(base) + list(series)))
+    ms = lambda rows, k: f"{rows[k] / 1e6:.3f}" if k in rows else "-"
+    table = [("operation", "scale", "base", "series", "ratio")]
+    for k in keys:
+        ratio = f"{base[k] / series[k]:.2f}" if k in base and k in series and series[k] else "-"
+        table.append((k[0], k[1], ms(base, k), ms(series, k), ratio))
+    with open(os.path.join(RESULTS, "bench.tsv"), "w") as f:
+        for row in table:
+            f.write("\t".join(row) + "\n")
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    print("figures: ms under -icount shift=0 (1 ms = 1,000,000 guest instructions); ratio = base/series")
+    for row in table:
+        print(" | ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    # Cost per LPI: least-squares slope over the dense scales with 16 devices, 4 vCPUs.
+    for op in dict.fromkeys(k[0] for k in keys):
+        for name, rows in (("base", base), ("series", series)):
+            pts = [(int(re.search(r"lpis=(\d+)", k[1]).group(1)), v) for k, v in rows.items()
+                   if k[0] == op and re.fullmatch(r"lpis=\d+ devs=16 vcpus=4", k[1])]
+            if len(pts) >= 3:
+                n = len(pts)
+                mx, my = sum(p[0] for p in pts) / n, sum(p[1] for p in pts) / n
+                slope = sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+                print(f"slope: {op}, {name}: {slope:.0f} instructions per LPI")
+    for name, failed in (("base", b_failed), ("series", s_failed)):
+        for line in failed:
+            print(f"{name}: {line}")
+    return 1 if s_failed or not series else 0
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["host"]:
         host(sys.argv[2], sys.argv[3])
     elif sys.argv[1:2] == ["compare"]:
         compare(sys.argv[2], sys.argv[3:])
+    elif sys.argv[1:2] == ["bench"]:
+        sys.exit(bench(sys.argv[2], sys.argv[3]))
     elif sys.argv[1:2] == ["summary"]:
         sys.exit(summary())
     else:

@@ -12,19 +12,13 @@
 
 hosts=${VMM_HOSTS:-v2 v3 nvhe}
 vmm=$BUILD/out/vmm
-base_tree=$BUILD/linux-base
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS" "$vmm"
 start=$(date +%s)
 
 # 1. Kernels: the series (build/linux) and the base (a worktree at tag 'base').
 "$TOP/harness/build.sh" host
-if [ ! -d "$base_tree" ] || [ "$(git -C "$base_tree" rev-parse HEAD)" != "$(git -C "$TREE" rev-parse base)" ]; then
-	rm -rf "$base_tree"
-	git -C "$TREE" worktree prune
-	git -C "$TREE" worktree add -q --detach "$base_tree" base
-fi
-kernel_build "$base_tree" "$BUILD/out/base/kernel" host
+build_base_kernel
 for prog in vmm-migrate vmm-guest; do
 	${CROSS_COMPILE}gcc -static -O2 -Wall -Werror -o "$vmm/$prog" "$TOP/harness/$prog.c"
 done
