@@ -30,7 +30,10 @@ check-vmm:
 bench:
 	@harness/bench.sh
 
+profile:
+	@harness/profile.sh
+
 clean:
 	rm -rf build/out build/run build/results build/series-check
 
-.PHONY: all tree refresh series-check build check check-migrate check-vmm bench clean
+.PHONY: all tree refresh series-check build check check-migrate check-vmm bench profile clean

@@ -78,9 +78,31 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/*
+ * With --profile every clock read also calls profile_mark(): QEMU's plugin
+ * harness/tbprof.c counts the instructions of each translation block
+ * between two calls (a segment, numbered from 0 before the first call).
+ * Each timed region is one segment; its label (the operation timed) goes
+ * out as "# profile <segment> <label>".
+ */
+static bool profile;
+static const char *timing;	/* the operation timed next */
+
+static void __attribute__((noinline)) profile_mark(void)
+{
+	asm volatile("" ::: "memory");
+}
+
 static u64 now_ns(void)
 {
+	static int marks;
 	struct timespec ts;
+
+	if (profile) {
+		profile_mark();
+		if (++marks % 2 == 0)
+			printf("# profile\t%d\t%s\n", marks - 1, timing);
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
@@ -440,10 +462,11 @@ static void settle(void)
 	usleep(100 * 1000);
 }
 
-static u64 timed_ctrl(int fd, u64 attr, int *err)
+static u64 timed_ctrl(int fd, u64 attr, const char *op, int *err)
 {
 	u64 t0;
 
+	timing = op;
 	settle();
 	t0 = now_ns();
 
@@ -459,9 +482,9 @@ static const char *errno_text(int err)
 	return why;
 }
 
-/* Time @reps saves of the pending tables; zero them first if @zero. */
+/* Time @reps saves of the pending tables (@op); zero them first if @zero. */
 static const char *time_save_pending(struct vm *vm, struct vm *ref, const struct layout *l,
-				     struct tables *t, bool zero, u64 *ns)
+				     struct tables *t, const char *op, bool zero, u64 *ns)
 {
 	const char *wrong = NULL;
 	int r, err;
@@ -469,7 +492,7 @@ static const char *time_save_pending(struct vm *vm, struct vm *ref, const struct
 	for (r = 0; r < REPS && !wrong; r++) {
 		if (zero)
 			write_pending(vm, l, t, false);
-		ns[r] = timed_ctrl(vm->gic, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES, &err);
+		ns[r] = timed_ctrl(vm->gic, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES, op, &err);
 		wrong = err ? errno_text(err) : compare_pending(vm, ref, l, t);
 	}
 	return wrong;
@@ -493,6 +516,9 @@ static void bench_its(const struct layout *l, const char *restore_op, bool all_r
 	int r, err = 0;
 	u8 *buf;
 
+	snprintf(op, sizeof(op), "SAVE_PENDING_TABLES, %d%% pending, tables zeroed",
+		 l->pending_permille / 10);
+
 	/* The expected tables: the same layout in a scratch VM. */
 	setup_its_vm(&ref, l, &tref);
 	write_its_tables(&ref, l, &tref);
@@ -502,17 +528,18 @@ static void bench_its(const struct layout *l, const char *restore_op, bool all_r
 		setup_its_vm(&vm, l, &t);
 		write_its_tables(&vm, l, &t);
 		write_pending(&vm, l, &t, true);
-		ns[r] = timed_ctrl(vm.its, KVM_DEV_ARM_ITS_RESTORE_TABLES, &err);
+		ns[r] = timed_ctrl(vm.its, KVM_DEV_ARM_ITS_RESTORE_TABLES, restore_op, &err);
 		if (err) {
 			wrong = errno_text(err);
 		} else {
 			/* What the restore read must come back from a save. */
 			clear_its_tables(&vm, l, &t);
-			nss[r] = timed_ctrl(vm.its, KVM_DEV_ARM_ITS_SAVE_TABLES, &err);
+			nss[r] = timed_ctrl(vm.its, KVM_DEV_ARM_ITS_SAVE_TABLES, "ITS SAVE_TABLES",
+					    &err);
 			wrong = err ? errno_text(err) : compare_its_tables(&vm, &ref, l, &t);
 		}
 		if (!wrong) {
-			nsp[r] = timed_ctrl(vm.gic, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES, &err);
+			nsp[r] = timed_ctrl(vm.gic, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES, op, &err);
 			wrong = err ? errno_text(err) : compare_pending(&vm, &ref, l, &t);
 		}
 		free(t.itt);
@@ -522,8 +549,6 @@ static void bench_its(const struct layout *l, const char *restore_op, bool all_r
 	if (!all_rows || wrong)
 		goto out;
 	report("ITS SAVE_TABLES", l->scale, median(nss, REPS), NULL);
-	snprintf(op, sizeof(op), "SAVE_PENDING_TABLES, %d%% pending, tables zeroed",
-		 l->pending_permille / 10);
 	report(op, l->scale, median(nsp, REPS), NULL);
 
 	/* Every LPI pending: tables zeroed, then current. */
@@ -533,11 +558,13 @@ static void bench_its(const struct layout *l, const char *restore_op, bool all_r
 	write_its_tables(&vm, &all, &t);
 	write_pending(&vm, &all, &t, true);
 	its_ctrl(&vm, KVM_DEV_ARM_ITS_RESTORE_TABLES, "ITS RESTORE_TABLES");
-	wrong = time_save_pending(&vm, &ref, &all, &t, true, nsp);
-	report("SAVE_PENDING_TABLES, all pending, tables zeroed", l->scale, median(nsp, REPS), wrong);
+	snprintf(op, sizeof(op), "SAVE_PENDING_TABLES, all pending, tables zeroed");
+	wrong = time_save_pending(&vm, &ref, &all, &t, op, true, nsp);
+	report(op, l->scale, median(nsp, REPS), wrong);
+	snprintf(op, sizeof(op), "SAVE_PENDING_TABLES, all pending, tables current");
 	if (!wrong)
-		wrong = time_save_pending(&vm, &ref, &all, &t, false, nsp);
-	report("SAVE_PENDING_TABLES, all pending, tables current", l->scale, median(nsp, REPS), wrong);
+		wrong = time_save_pending(&vm, &ref, &all, &t, op, false, nsp);
+	report(op, l->scale, median(nsp, REPS), wrong);
 	free(t.itt);
 	vm_destroy(&vm);
 
@@ -547,6 +574,7 @@ static void bench_its(const struct layout *l, const char *restore_op, bool all_r
 		u64 t0, off = 0, n;
 		int i, v;
 
+		timing = "floor: copy the saved table bytes";
 		settle();
 		t0 = now_ns();
 
@@ -561,7 +589,7 @@ static void bench_its(const struct layout *l, const char *restore_op, bool all_r
 		ns[r] = now_ns() - t0;
 	}
 	free(buf);
-	report("floor: copy the saved table bytes", l->scale, median(ns, REPS), NULL);
+	report(timing, l->scale, median(ns, REPS), NULL);
 out:
 	free(tref.itt);
 	vm_destroy(&ref);
@@ -704,6 +732,7 @@ static void bench_regs(int nvcpus, int spis)
 	for (r = 0; r < REPS && !wrong; r++) {
 		u64 t0;
 
+		timing = "register save, QEMU order";
 		settle();
 		t0 = now_ns();
 		for (i = 0; i < n && !wrong; i++)
@@ -718,6 +747,7 @@ static void bench_regs(int nvcpus, int spis)
 
 		vm_create(&b, nvcpus, spis, false);
 		memcpy(dst, src, n * sizeof(*dst));
+		timing = "register restore, QEMU order";
 		settle();
 		t0 = now_ns();
 		for (i = 0; i < n && !wrong; i++)
@@ -777,6 +807,16 @@ int main(int argc, char **argv)
 		die("/dev/kvm");
 	printf("KTAP version 1\n");
 	printf("# times are in ns of the host's clock; under -icount shift=0 one ns is one instruction\n");
+
+	/* make profile: the largest dense scale and the register sequence */
+	profile = argc > 1 && !strcmp(argv[1], "--profile");
+	if (profile) {
+		l = dense(57344, 16, 4);
+		bench_its(&l, "ITS RESTORE_TABLES, dense", true);
+		bench_regs(4, 960);
+		printf("1..%d\n", test_nr);
+		return failures ? 1 : 0;
+	}
 
 	for (i = 0; i < (quick ? 1 : sizeof(scales) / sizeof(scales[0])); i++) {
 		const int *s = quick ? quick_scales[i] : scales[i];

@@ -14,6 +14,12 @@
                              the "# bench" lines of harness/bench.c in
                              BASE/results.ktap and SERIES/results.ktap ->
                              a table and build/results/bench.tsv
+  results.py profile SYSTEM_MAP DIR
+                             the "# profile" lines of harness/bench.c
+                             --profile in DIR/results.ktap and the
+                             segments harness/tbprof.c wrote in DIR ->
+                             per operation, the kernel functions (and user
+                             space) that executed the most instructions
   results.py summary         every build/results/*/summary.tsv
                              -> build/results/summary.tsv, a report, and the
                              last line "N passed, N failed, N skipped"
@@ -293,6 +299,35 @@ def bench(base_dir, series_dir):
     return 1 if s_failed or not series else 0
 
 
+def profile(system_map, d, top=25):
+    import bisect
+    import collections
+    syms = sorted((int(a, 16), n) for a, t, n in (l.split()[:3] for l in open(system_map))
+                  if t in "tTwW")
+    addrs = [a for a, _ in syms]
+    per_op, reps = collections.defaultdict(collections.Counter), collections.Counter()
+    for line in open(os.path.join(d, "results.ktap"), errors="replace"):
+        line = line.strip()
+        if not line.startswith("# profile\t"):
+            continue
+        _, segment, op = line.split("\t")
+        reps[op] += 1
+        for entry in open(os.path.join(d, f"segment.{segment}")):
+            vaddr, count, insns = (int(x, 16 if i == 0 else 10) for i, x in enumerate(entry.split()))
+            if vaddr < 1 << 63:
+                fn = "[user space]"
+            else:
+                i = bisect.bisect_right(addrs, vaddr) - 1
+                fn = syms[i][1] if i >= 0 else "[unknown]"
+            per_op[op][fn] += count * insns
+    for op, fns in per_op.items():
+        total = sum(fns.values()) / reps[op]
+        print(f"{os.path.basename(d)}: {op}: {total:,.0f} instructions (mean of {reps[op]})")
+        for fn, n in fns.most_common(top):
+            print(f"  {n / reps[op]:12,.0f} {100 * n / reps[op] / total:5.1f}%  {fn}")
+    return 0 if per_op else 1
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["host"]:
         host(sys.argv[2], sys.argv[3])
@@ -300,6 +335,8 @@ if __name__ == "__main__":
         compare(sys.argv[2], sys.argv[3:])
     elif sys.argv[1:2] == ["bench"]:
         sys.exit(bench(sys.argv[2], sys.argv[3]))
+    elif sys.argv[1:2] == ["profile"]:
+        sys.exit(profile(sys.argv[2], sys.argv[3]))
     elif sys.argv[1:2] == ["summary"]:
         sys.exit(summary())
     else:
