@@ -21,6 +21,10 @@ build:
 check:
 	@harness/check.sh $(HOSTS)
 
+# The debug host (KASAN, UBSAN, lockdep, kmemleak): every test, 4x the timeouts.
+check-debug:
+	@TIMEOUT_SCALE=4 harness/check.sh debug
+
 check-migrate:
 	@harness/soak.sh
 
@@ -36,4 +40,4 @@ profile:
 clean:
 	rm -rf build/out build/run build/results build/series-check
 
-.PHONY: all tree refresh series-check build check check-migrate check-vmm bench profile clean
+.PHONY: all tree refresh series-check build check check-debug check-migrate check-vmm bench profile clean

@@ -3,6 +3,7 @@
 # Usage: run.sh HOST [GROUP]   (GROUP: all (every row but the soak ones) or a
 # group name from tests.tsv; default: the host's tests column in hosts.tsv)
 # Writes build/results/<host>/{console.log,results.ktap,<test>.ktap,summary.tsv}.
+# TIMEOUT_SCALE=N multiplies every test's timeout (make check-debug: 4).
 . "$(dirname "$0")/lib.sh"
 
 host=$1
@@ -30,6 +31,7 @@ while IFS=$'\t' read -r name timeout groups args; do
 	[ -n "$bin" ] || die "selftest $name is not built"
 	cp "$bin" "$rootfs/tests/"
 	[ "$args" = - ] && args=
+	timeout=$((timeout * ${TIMEOUT_SCALE:-1}))
 	echo "$name $timeout $args" >> "$rootfs/tests/list"
 	budget=$((budget + timeout))
 done < "$TOP/harness/tests.tsv"
