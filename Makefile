@@ -25,6 +25,10 @@ check:
 check-debug:
 	@TIMEOUT_SCALE=4 harness/check.sh debug
 
+# vgic_fuzz with 2,000,000 operations on the v3 host (group fuzz of tests.tsv).
+fuzz:
+	@harness/run.sh v3 fuzz && harness/results.py summary
+
 check-migrate:
 	@harness/soak.sh
 
@@ -40,4 +44,4 @@ profile:
 clean:
 	rm -rf build/out build/run build/results build/series-check
 
-.PHONY: all tree refresh series-check build check check-debug check-migrate check-vmm bench profile clean
+.PHONY: all tree refresh series-check build check check-debug fuzz check-migrate check-vmm bench profile clean
