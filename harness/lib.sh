@@ -203,8 +203,10 @@ boot_host() {
 	# device. Under TCG, DMA is coherent: say so in QEMU's device tree.
 	if [[ $cpu == a64fx* ]]; then
 		local dtc=${image%/arch/arm64/boot/Image}/scripts/dtc/dtc
+		# -nic none as below: the default NIC needs efi-virtio.rom
+		# (ipxe-qemu), which a machine without recommends lacks.
 		qemu-system-aarch64 "${board[@]/#virt,/virt,dumpdtb=$res/virt.dtb,}" \
-			-nographic > "$res/qemu.log" 2>&1 || return 1
+			-nographic -nic none > "$res/qemu.log" 2>&1 || return 1
 		"$dtc" -q -I dtb -O dts "$res/virt.dtb" | sed 's|^/ {$|/ {\n\tdma-coherent;|' |
 			"$dtc" -q -I dts -O dtb -o "$res/virt-coherent.dtb" || return 1
 		dtb=(-dtb "$res/virt-coherent.dtb")
