@@ -27,7 +27,7 @@ check-debug:
 
 # vgic_fuzz with 2,000,000 operations on the v3 host (group fuzz of tests.tsv).
 fuzz:
-	@harness/run.sh v3 fuzz && harness/results.py summary
+	@harness/run.sh v3 fuzz && python3 harness/results.py summary
 
 check-migrate:
 	@harness/soak.sh
