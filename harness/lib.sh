@@ -192,11 +192,12 @@ build_base_kernel() {
 # virtio console (the results) to $4/results.ktap. Returns QEMU's exit code.
 # QEMU_EXTRA (an array, if set) goes on QEMU's command line.
 boot_host() {
-	local host=$1 image=$2 initramfs=$3 res=$4 timeout=$5 line machine cpu cmdline rc=0
+	local host=$1 image=$2 initramfs=$3 res=$4 timeout=$5 line machine cpu cmdline devices rc=0
 	line=$(awk -F'\t' -v h="$host" '$1 == h' "$TOP/harness/hosts.tsv")
 	[ -n "$line" ] || die "no host '$host' in harness/hosts.tsv"
-	IFS=$'\t' read -r _ _ machine cpu cmdline _ <<< "$line"
+	IFS=$'\t' read -r _ _ machine cpu cmdline _ devices <<< "$line"
 	[ "$cmdline" = - ] && cmdline=
+	[ "$devices" = - ] && devices=
 	local board=(-M "virt,virtualization=on,$machine" -cpu "$cpu" -smp 4 -m 4G) dtb=()
 	# A64FX's cache lines (CTR_EL0.CWG: 256 bytes) exceed the kernel's
 	# ARCH_DMA_MINALIGN (128), and the kernel WARNs for every non-coherent DMA
@@ -211,7 +212,7 @@ boot_host() {
 			"$dtc" -q -I dts -O dtb -o "$res/virt-coherent.dtb" || return 1
 		dtb=(-dtb "$res/virt-coherent.dtb")
 	fi
-	timeout "$timeout" qemu-system-aarch64 "${board[@]}" "${dtb[@]}" ${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"} \
+	timeout "$timeout" qemu-system-aarch64 "${board[@]}" "${dtb[@]}" ${QEMU_EXTRA[@]+"${QEMU_EXTRA[@]}"} $devices \
 		-nographic -no-reboot -monitor none -nic none \
 		-kernel "$image" -initrd "$initramfs" \
 		-append "console=ttyAMA0 panic=-1 $cmdline" \
