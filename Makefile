@@ -21,9 +21,10 @@ build:
 check:
 	@harness/check.sh $(HOSTS)
 
-# The debug host (KASAN, UBSAN, lockdep, kmemleak): every test, 4x the timeouts.
+# The debug kernel (KASAN, UBSAN, lockdep, kmemleak), 4x the timeouts: every
+# test on host debug, and the vgic group on the GICv4 host v4debug.
 check-debug:
-	@TIMEOUT_SCALE=4 harness/check.sh debug
+	@TIMEOUT_SCALE=4 harness/check.sh debug v4debug
 
 # vgic_fuzz with 2,000,000 operations on the v3 host (group fuzz of tests.tsv).
 fuzz:
