@@ -1,6 +1,6 @@
 # Thin entry points; the work is in harness/. See README.md.
 BASE_VERSION ?= 6.12.117-1~deb12u1
-HOSTS ?= v2 v3 nvhe a64fx v4
+HOSTS ?= v2 v3 nvhe a64fx v4 prot
 export BASE_VERSION EXTRA_SELFTESTS
 
 all:

@@ -3,7 +3,7 @@
 # host of the matrix runs every test. Usage: check.sh HOST...
 . "$(dirname "$0")/lib.sh"
 
-[ $# -gt 0 ] || set -- v2 v3 nvhe a64fx v4
+[ $# -gt 0 ] || set -- v2 v3 nvhe a64fx v4 prot
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS/series"
 start=$(date +%s)
