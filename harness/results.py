@@ -6,10 +6,12 @@
   results.py compare BASE HOST...
                              the rows of build/results/HOST beside those of
                              BASE/HOST (make check-vmm: the same run on the
-                             unpatched base) -> build/results/compare.tsv, a
-                             table, and one row per host in
-                             build/results/compare/summary.tsv: pass when the
-                             base run produced results to compare with
+                             unpatched base) -> build/results/compare.tsv, one
+                             table per test (per QEMU: check x host, series /
+                             base), and two rows per host in
+                             build/results/compare/summary.tsv: the base run
+                             produced results to compare with, and the series
+                             passes every check the base passes
   results.py bench BASE SERIES
                              the "# bench" lines of harness/bench.c in
                              BASE/results.ktap and SERIES/results.ktap ->
@@ -27,9 +29,11 @@
 Rows are "host test subtest result", result one of pass fail skip xfail.
 A test's subtests (its own KTAP lines) give one row each; a test without
 subtests, or one that failed as a whole (exit code, signal, timeout) gives a
-row with subtest "-". harness/xfail.tsv turns known failures into xfail.
+row with subtest "-". harness/xfail.tsv turns known failures into xfail (its
+host, test and subtest are globs).
 Every kernel splat in the console log is a failed row of test "kernel".
 """
+import collections
 import fnmatch
 import os
 import re
@@ -54,7 +58,7 @@ SPLATS = [
 
 
 def load_xfail():
-    """harness/xfail.tsv: host-glob test subtest-glob reason."""
+    """harness/xfail.tsv: host-glob test-glob subtest-glob reason."""
     rules = []
     path = os.path.join(TOP, "harness", "xfail.tsv")
     if os.path.exists(path):
@@ -69,7 +73,7 @@ def apply_xfail(rules, host, test, sub, result):
     if result != "fail":
         return result, None
     for h, t, s, reason in rules:
-        if fnmatch.fnmatch(host, h) and t == test and fnmatch.fnmatch(sub, s):
+        if fnmatch.fnmatch(host, h) and fnmatch.fnmatch(test, t) and fnmatch.fnmatch(sub, s):
             return "xfail", reason
     return result, None
 
@@ -221,39 +225,64 @@ def compare(base_dir, hosts):
             return []
         return [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 
-    table, checks = [], []
+    # (test, subtest) -> host -> (series result, base result, series detail, base detail)
+    cells, table, checks = {}, [], []
     for h in hosts:
         series = rows_of(os.path.join(RESULTS, h, "summary.tsv"))
         base = rows_of(os.path.join(base_dir, h, "summary.tsv"))
-        s_res = {(r[1], r[2]): r[3] for r in series}
-        b_res = {(r[1], r[2]): r[3] for r in base}
+        s_res = {(r[1], r[2]): r for r in series}
+        b_res = {(r[1], r[2]): r for r in base}
         for key in dict.fromkeys([(r[1], r[2]) for r in series + base]):
-            table.append((h, key[0], key[1], s_res.get(key, "-"), b_res.get(key, "-")))
+            s_r, b_r = s_res.get(key, ["-"] * 5), b_res.get(key, ["-"] * 5)
+            cells.setdefault(key, {})[h] = (s_r[3], b_r[3], s_r[4] if len(s_r) > 4 else "",
+                                            b_r[4] if len(b_r) > 4 else "")
+            table.append((h, key[0], key[1], s_r[3], b_r[3]))
         ran = any(r[3] in ("pass", "fail") and r[1] not in ("host", "kernel") for r in base)
-        checks.append((h, ran))
+        worse = collections.Counter(k[0] for k in cells if h in cells[k] and cells[k][h][1] == "pass"
+                                    and cells[k][h][0] not in ("pass", "xfail"))
+        checks.append((h, ran, worse))
 
     with open(os.path.join(RESULTS, "compare.tsv"), "w") as f:
         f.write("host\ttest\tsubtest\tseries\tbase\n")
         for row in table:
             f.write("\t".join(row) + "\n")
-    width = max([len(r[2]) for r in table] + [5])
-    print(f"{'host':5} {'check':{width}} series base")
-    for h, test, sub, s_r, b_r in table:
-        mark = "" if s_r == b_r else "   <- differs"
-        print(f"{h:5} {sub if sub != '-' else test:{width}} {s_r:6} {b_r}{mark}")
-    # The diagnostics of the differing checks, from each run's own output.
-    for h in hosts:
-        for kernel, d in (("series", os.path.join(RESULTS, h)), ("base", os.path.join(base_dir, h))):
-            for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-                if name.endswith(".ktap") and name != "results.ktap":
-                    for line in open(os.path.join(d, name), errors="replace"):
-                        if line.startswith("# ") and ": gic " in line:
-                            print(f"{h} {kernel}: {line[2:].rstrip()}")
+
+    # One table per test: its checks down, the hosts across, "series/base" in each cell;
+    # '!' marks a check the series fails where the base passes.
+    width = max([len(sub) for _, sub in cells] + [5])
+    for test in dict.fromkeys(t for t, _ in cells):
+        print(f"\n{test}: series/base per host ('!': the series fails where the base passes)")
+        print(f"{'check':{width}} " + " ".join(f"{h:11}" for h in hosts).rstrip())
+        for (t, sub), per_host in cells.items():
+            if t != test:
+                continue
+            line = []
+            for h in hosts:
+                s_r, b_r = per_host.get(h, ("-", "-", "", ""))[:2]
+                mark = "!" if b_r == "pass" and s_r not in ("pass", "xfail") else ""
+                line.append(f"{s_r}/{b_r}{mark}".ljust(11))
+            print(f"{sub if sub != '-' else t:{width}} " + " ".join(line).rstrip())
+    # Why the checks that differ differ, from each run's own report, once for
+    # all the hosts where they say the same (a check that did not run because
+    # an earlier one failed is left to that one).
+    why = {}
+    for (test, sub), per_host in cells.items():
+        for h, (s_r, b_r, s_d, b_d) in per_host.items():
+            if s_r != b_r and not s_d.startswith("not run: "):
+                why.setdefault((test, sub, s_r, s_d, b_r, b_d), []).append(h)
+    print()
+    for (test, sub, s_r, s_d, b_r, b_d), where in why.items():
+        print(f"{test} / {sub} [{','.join(where)}]: series {s_r}" + (f" ({s_d})" if s_d else "")
+              + f", base {b_r}" + (f" ({b_d})" if b_d else ""))
     os.makedirs(os.path.join(RESULTS, "compare"), exist_ok=True)
     with open(os.path.join(RESULTS, "compare", "summary.tsv"), "w") as f:
-        for h, ran in checks:
+        for h, ran, worse in checks:
             f.write(f"{h}\tbase kernel\tsame scenario ran on the base\t{'pass' if ran else 'fail'}\t"
                     + ("" if ran else "no results from the base run: see build/results/base/" + h) + "\n")
+            f.write(f"{h}\tbase kernel\tthe series passes every check the base passes\t"
+                    f"{'fail' if worse else 'pass'}\t"
+                    + ", ".join(f"{test}: {n} check{'s' if n > 1 else ''}" for test, n in worse.items())
+                    + (" (the '!' cells of the tables)" if worse else "") + "\n")
 
 
 def bench(base_dir, series_dir):

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * PID 1 of the guest that 'make check-vmm' migrates with QEMU (run by
- * harness/vmm-migrate.c inside the emulated host; the guest kernel is the
- * host's own Image).
+ * PID 1 of the Linux guest that 'make check-vmm' runs, stops, migrates and
+ * resets with QEMU (run by harness/vmm-migrate.c inside the emulated host;
+ * the guest kernel is the host's own Image).
  *
  * At start it leaves marks in its distributor that Linux never sets: the
  * last SPI gets the other group, priority 0x40, edge triggering, vCPU 1 as
  * target and a pending latch, an SPI in the lower half vCPU 1 as target,
- * while both stay disabled.  Then, every 200 ms, it reads 64 bytes from the
- * virtio RNG (one device interrupt or more: an MSI through the ITS on GICv3,
- * an SPI on GICv2) and prints
+ * while both stay disabled, and prints "vmm-guest: GICv<n>, ..." (by this
+ * line vmm-migrate counts the boots).  Then, every 200 ms, it reads 64 bytes
+ * from the virtio RNG (one device interrupt or more: an MSI through the ITS on
+ * GICv3, an SPI on GICv2) and prints
  *
  *   tick <n> timer <arch timer irqs> dev <virtio irqs> gic <state>
  *
@@ -138,9 +139,9 @@ static void mark(void)
 /*
  * The targets (GICv2) or routes (GICv3) of the SPIs are summed up in two
  * halves, "tgt" below nr_irqs / 2 and "tgt2" from there on, with one mark
- * in each ("route" and "route2"): QEMU 7.2 saves and restores the GICv3
- * routes at a 4-byte stride instead of 8 (arm_gicv3_kvm.c), so only the
- * lower half survives a migration there.
+ * in each ("route" and "route2"): QEMU (7.2, 10.0 and 11.1 alike) saves and
+ * restores the GICv3 routes at a 4-byte stride instead of 8
+ * (arm_gicv3_kvm.c), so only the lower half survives a migration there.
  */
 static void state(char *buf, size_t len)
 {

@@ -1,28 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Runs inside the emulated arm64 host of 'make check-vmm': Debian's own
- * qemu-system-aarch64, unmodified, with -accel kvm, migrates a guest
- * (harness/vmm-guest.c on the host's own kernel) through a file:
+ * Runs inside the emulated arm64 host of 'make check-vmm': one of Debian's
+ * own qemu-system-aarch64, unmodified, with -accel kvm, runs guests through
+ * five scenarios; each VM has its own console, QMP socket and QEMU log in
+ * /tmp/vmm-<label>.
  *
- *   1. QEMU A boots the guest; it must tick with timer and device interrupts.
- *   2. QMP "migrate" to a unix socket this program listens on; the stream is
- *      written to a file.  QEMU A is quit once the migration completed.
- *   3. QEMU B starts with "-incoming fd:3" (fd 3 is the file) and must
- *      resume the guest: ticks continue where A stopped, timer and device
- *      interrupts still arrive, and the guest reads the same GIC state
- *      (the targets of the upper half of the SPIs apart: QEMU 7.2 loses the
- *      GICv3 ones, a QEMU bug, see vmm-guest.c).
- *   4. Neither guest console shows a kernel splat.
+ *   (a) VM A boots the Linux guest (harness/vmm-guest.c on the host's own
+ *       kernel); it must tick with timer and device interrupts.
+ *   (b) QMP stop: no tick while A is stopped; cont: the ticks and both kinds
+ *       of interrupts go on.
+ *   (c) QMP "migrate" of A to a unix socket this program listens on; the
+ *       stream is written to a file, A is quit, VM B starts with
+ *       "-incoming unix:..." and this program sends it the file (QEMU 11.1
+ *       refuses "-incoming fd:" on a regular file, 7.2 has no "file:").  B
+ *       must resume the guest: ticks go on where A stopped, timer and device
+ *       interrupts still arrive, and the guest reads the same GIC state (the
+ *       targets of the upper half of the SPIs apart: QEMU loses the GICv3
+ *       ones, a QEMU bug, see vmm-guest.c).
+ *   (d) VM R boots the Linux guest, QMP system_reset: the guest must boot
+ *       again and take timer and device interrupts.
+ *   (e) GICv3 only: VM E boots harness/vmm-cbpr.c, a bare-metal guest that
+ *       sets ICC_CTLR_EL1.CBPR and resets the VM with PSCI SYSTEM_RESET;
+ *       QEMU must reset it (not abort) and the guest must run again, take a
+ *       timer interrupt and power off.
+ *   No Linux guest console may show a kernel splat.
  *
- * Usage: vmm-migrate 2|3  (GICv2 with a virtio-mmio RNG, whose interrupt is
- * an SPI; GICv3 with an ITS and a virtio-pci RNG, whose interrupts are MSIs).
- * Prints KTAP; exits 0 only when every step passed.
+ * Usage: vmm-migrate 2|3 LABEL.  The QEMU is /qemu/LABEL/qemu-system-aarch64
+ * with its own shared libraries in /qemu/LABEL/lib, run through their
+ * ld-linux (each QEMU comes with the glibc of its Debian release).  GICv2
+ * guests get a virtio-mmio RNG, whose interrupt is an SPI; GICv3 guests an
+ * ITS and a virtio-pci RNG, whose interrupts are MSIs.
+ * Prints KTAP; exits 0 only when no step failed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,42 +48,47 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#define QEMU		"/usr/bin/qemu-system-aarch64"
-#define DIR		"/tmp/vmm"
-#define STATE		DIR "/state"
-#define MIG_SOCK	DIR "/migrate.sock"
-#define NR_STEPS	8
 #define TICKS_BEFORE	5	/* ticks A must print before the migration */
 #define TICKS_AFTER	10	/* ticks B must print after it */
+#define TICKS_AGAIN	5	/* ticks after cont, and after a reset */
 #define BOOT_TIMEOUT	300
 #define TICK_TIMEOUT	120
 #define MIG_TIMEOUT	300
+#define CBPR_TIMEOUT	120
 
+enum step {
+	START, STOP_CONT, MIGRATE, RESUME, TIMER_B, DEV_B, GIC_SAME, GIC_UPPER,
+	RESET, CBPR, NO_SPLAT, NR_STEPS
+};
+
+static const char *const steps[NR_STEPS] = {
+	[START]		= "(a) start: the guest boots, takes timer and device interrupts",
+	[STOP_CONT]	= "(b) QMP stop and cont: the guest pauses, then ticks on",
+	[MIGRATE]	= "(c) QMP migrate to a file",
+	[RESUME]	= "(c) a second QEMU resumes the guest from the file",
+	[TIMER_B]	= "(c) timer interrupts after the migration",
+	[DEV_B]		= "(c) device interrupts after the migration",
+	[GIC_SAME]	= "(c) the same GIC state after the migration",
+	[GIC_UPPER]	= "(c) the targets of the upper half of the SPIs survive",
+	[RESET]		= "(d) QMP system_reset: the guest boots again, takes interrupts",
+	[CBPR]		= "(e) CBPR set, PSCI SYSTEM_RESET: QEMU resets, the guest runs again",
+	[NO_SPLAT]	= "no kernel splat on the guest consoles",
+};
+
+/* What a Linux guest printed since its last boot banner: boots and ticks. */
 struct tick {
 	int n;
 	unsigned long timer, dev;
 	char gic[256];
 };
 
-/* What a VM printed: its tick lines, first and last. */
 struct ticks {
-	int count;
+	int boots, count;
 	struct tick first, last;
 };
 
-static int gic_version, step;
-static int failed;
-
-static const char *const steps[NR_STEPS] = {
-	"VM A boots and takes timer and device interrupts",
-	"QMP migrate of VM A to a file",
-	"VM B resumes the guest where A stopped",
-	"timer interrupts arrive in B",
-	"device interrupts arrive in B",
-	"the guest reads the same GIC state in B as in A",
-	"the targets of the upper half of the SPIs survive",
-	"no kernel splat on the guest consoles",
-};
+static int gic_version, failed;
+static char dir[64], ldso[64], libdir[64], qemu[64];	/* of LABEL */
 
 static double now(void)
 {
@@ -78,86 +98,95 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The result of the next step. */
-static void result(int ok)
+/* The KTAP line of a step; detail (printf format) follows " # " when given. */
+static void report(enum step s, int ok, const char *fmt, ...)
 {
-	printf("%s %d GICv%d: %s\n", ok ? "ok" : "not ok", step + 1, gic_version, steps[step]);
-	step++;
+	char detail[512] = "";
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	printf("%s %d %s%s%s\n", ok ? "ok" : "not ok", s + 1, steps[s], *detail ? " # " : "", detail);
 	failed |= !ok;
 }
 
-/* Mark the steps a failure made unreachable, and stop. */
-static void bail(const char *why)
+/* The path of a VM's file: DIR/<vm>.<ext> (serial, log, qmp, incoming). */
+static void vm_file(char *buf, size_t len, const char *vm, const char *ext)
 {
-	printf("# %s\n", why);
-	while (step < NR_STEPS)
-		result(0);
-	exit(1);
+	snprintf(buf, len, "%s/%s.%s", dir, vm, ext);
 }
 
-static pid_t spawn_qemu(const char *name, int incoming_fd)
+enum guest { LINUX, CBPR_GUEST };
+
+/* Start QEMU for VM 'vm'; an incoming VM waits for a migration stream on DIR/<vm>.incoming. */
+static pid_t spawn_qemu(const char *vm, enum guest guest, int incoming)
 {
-	char serial[128], qmp[128], log[128], machine[64], append[128];
-	const char *argv[] = {
-		QEMU, "-accel", "kvm", "-M", machine, "-cpu", "host",
-		"-smp", "2", "-m", "256M", "-nodefaults", "-no-user-config",
-		"-display", "none", "-serial", serial, "-qmp", qmp,
-		"-kernel", "/guest/Image", "-initrd", "/guest/initramfs.cpio",
-		"-append", append,
-		"-device", gic_version == 3 ? "virtio-rng-pci" : "virtio-rng-device",
-		incoming_fd >= 0 ? "-incoming" : NULL, "fd:3", NULL
+	char serial[128], qmp[128], log[128], machine[64], append[128], stream[128];
+
+	const char *common[] = {
+		ldso, "--library-path", libdir, qemu, "-accel", "kvm", "-M", machine,
+		"-cpu", "host", "-nodefaults", "-no-user-config", "-display", "none",
+		"-serial", serial, "-qmp", qmp,
 	};
-	int fd;
+	const char *linux_guest[] = {
+		"-smp", "2", "-m", "256M", "-kernel", "/guest/Image",
+		"-initrd", "/guest/initramfs.cpio", "-append", append,
+		"-device", gic_version == 3 ? "virtio-rng-pci" : "virtio-rng-device",
+	};
+	const char *cbpr_guest[] = { "-smp", "1", "-m", "128M", "-kernel", "/guest/cbpr.img" };
+	const char *incoming_args[] = { "-incoming", stream };
+	const char *argv[64];
+	int n = 0, fd;
 	pid_t pid;
 
-	snprintf(serial, sizeof(serial), "file:" DIR "/%s.serial", name);
-	snprintf(qmp, sizeof(qmp), "unix:" DIR "/%s.qmp,server=on,wait=off", name);
-	snprintf(log, sizeof(log), DIR "/%s.log", name);
+	snprintf(serial, sizeof(serial), "file:%s/%s.serial", dir, vm);
+	snprintf(qmp, sizeof(qmp), "unix:%s/%s.qmp,server=on,wait=off", dir, vm);
+	vm_file(log, sizeof(log), vm, "log");
+	snprintf(stream, sizeof(stream), "unix:%s/%s.incoming", dir, vm);
 	snprintf(machine, sizeof(machine), "virt,gic-version=%d%s", gic_version,
 		 gic_version == 3 ? ",its=on" : "");
 	snprintf(append, sizeof(append), "console=ttyAMA0 panic=-1 vmm.gic=%d", gic_version);
 
+#define ADD(args) (memcpy(argv + n, args, sizeof(args)), n += sizeof(args) / sizeof(args[0]))
+	ADD(common);
+	if (guest == LINUX)
+		ADD(linux_guest);
+	else
+		ADD(cbpr_guest);
+	if (incoming)
+		ADD(incoming_args);
+	argv[n] = NULL;
+#undef ADD
+
 	pid = fork();
-	if (pid < 0)
-		bail("fork failed");
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
 	if (pid == 0) {
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		if (incoming_fd >= 0)
-			dup2(incoming_fd, 3);
-		execv(QEMU, (char **)argv);
-		fprintf(stderr, "exec " QEMU ": %s\n", strerror(errno));
+		execv(ldso, (char **)argv);
+		fprintf(stderr, "exec %s: %s\n", ldso, strerror(errno));
 		_exit(127);
 	}
 	return pid;
 }
 
-/* Print QEMU's own output (stdout and stderr), for a failure's diagnosis. */
-static void show_log(const char *name)
-{
-	char path[128], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), DIR "/%s.log", name);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		printf("# qemu %s: %s", name, line);
-	fclose(f);
-}
-
-/* Print the last lines of a guest console, for a failure's diagnosis. */
-static void show_serial(const char *name, int lines)
+/* Print a VM's file (QEMU's own output, or the guest console), the last 'lines' lines. */
+static void show(const char *vm, const char *ext, const char *prefix, int lines)
 {
 	char path[128], buf[64][320];
 	int n = 0, i;
 	FILE *f;
 
-	snprintf(path, sizeof(path), DIR "/%s.serial", name);
+	vm_file(path, sizeof(path), vm, ext);
 	f = fopen(path, "r");
 	if (!f)
 		return;
@@ -165,11 +194,61 @@ static void show_serial(const char *name, int lines)
 		n++;
 	fclose(f);
 	for (i = n > lines ? n - lines : 0; i < n; i++)
-		printf("# guest %s: %s", name, buf[i % 64]);
+		printf("# %s %s: %s%s", prefix, vm, buf[i % 64], strchr(buf[i % 64], '\n') ? "" : "\n");
+}
+
+/* The diagnosis of a VM that failed: QEMU's output and the end of the guest console. */
+static void show_vm(const char *vm)
+{
+	show(vm, "log", "qemu", 64);
+	show(vm, "serial", "guest", 30);
+}
+
+/* Whether QEMU 'pid' ended (si: how); it stays a zombie until stop_qemu(). */
+static int ended(pid_t pid, siginfo_t *si)
+{
+	memset(si, 0, sizeof(*si));
+	return !waitid(P_PID, pid, si, WEXITED | WNOHANG | WNOWAIT) && si->si_pid == pid;
+}
+
+/*
+ * Why VM 'vm' failed, for the detail of its step: how its QEMU ended, if it
+ * did, and QEMU's last error message ("qemu-system-aarch64: ...", not a
+ * warning).
+ */
+static const char *why(const char *vm, pid_t pid)
+{
+	static char out[400];
+	char path[128], line[320], msg[320] = "";
+	double end = now() + 1;
+	siginfo_t si;
+	int len;
+	FILE *f;
+
+	/* A QEMU that closed its QMP socket may take a moment to exit. */
+	while (!ended(pid, &si) && now() < end)
+		usleep(10 * 1000);
+	vm_file(path, sizeof(path), vm, "log");
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "qemu-system-aarch64: ", 21) && !strstr(line, "warning"))
+			snprintf(msg, sizeof(msg), "%s", line + 21);
+	if (f)
+		fclose(f);
+	msg[strcspn(msg, "\n")] = 0;
+	len = snprintf(out, sizeof(out), "VM %s", vm);
+	if (si.si_pid != pid)
+		len += snprintf(out + len, sizeof(out) - len, ", QEMU still running");
+	else
+		len += snprintf(out + len, sizeof(out) - len, si.si_code == CLD_EXITED ?
+				", QEMU exited with %d" : ", QEMU killed by signal %d", si.si_status);
+	if (*msg)
+		snprintf(out + len, sizeof(out) - len, ": %s", msg);
+	return out;
 }
 
 /* Print and count the kernel splats (WARN, BUG, Oops, panic, stalls) on a guest console. */
-static int splats(const char *name)
+static int splats(const char *vm)
 {
 	static const char *const kinds[] = {
 		"WARNING: CPU: ", "BUG: ", "kernel BUG at", "Internal error: ",
@@ -181,14 +260,14 @@ static int splats(const char *name)
 	int n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), DIR "/%s.serial", name);
+	vm_file(path, sizeof(path), vm, "serial");
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
 		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 			if (strstr(line, kinds[i])) {
-				printf("# guest %s: %s", name, line);
+				printf("# guest %s: %s", vm, line);
 				n++;
 				break;
 			}
@@ -196,66 +275,81 @@ static int splats(const char *name)
 	return n;
 }
 
-/* Parse the complete tick lines a VM's guest printed so far. */
-static void read_ticks(const char *name, struct ticks *t)
+/*
+ * Parse the complete lines a Linux guest printed so far: the boot banners of
+ * vmm-guest, and the tick lines since the last one.
+ */
+static void read_ticks(const char *vm, struct ticks *t)
 {
 	char path[128], line[512];
 	struct tick k;
 	FILE *f;
 
 	memset(t, 0, sizeof(*t));
-	snprintf(path, sizeof(path), DIR "/%s.serial", name);
+	vm_file(path, sizeof(path), vm, "serial");
 	f = fopen(path, "r");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (!strchr(line, '\n') ||
-		    sscanf(line, "tick %d timer %lu dev %lu gic %255[^\n]",
-			   &k.n, &k.timer, &k.dev, k.gic) != 4)
+		if (!strchr(line, '\n'))
 			continue;
-		if (!t->count++)
-			t->first = k;
-		t->last = k;
+		if (!strncmp(line, "vmm-guest: GICv", 15)) {
+			t->boots++;
+			t->count = 0;
+		} else if (sscanf(line, "tick %d timer %lu dev %lu gic %255[^\n]",
+				  &k.n, &k.timer, &k.dev, k.gic) == 4) {
+			if (!t->count++)
+				t->first = k;
+			t->last = k;
+		}
 	}
 	fclose(f);
 }
 
 /*
+ * Wait until the guest of 'vm' printed its 'boots'th boot banner and 'want'
+ * ticks since; 0 on timeout or when QEMU exited.
+ */
+static int wait_ticks(const char *vm, pid_t pid, int boots, int want, int timeout, struct ticks *t)
+{
+	double end = now() + timeout;
+	siginfo_t si;
+
+	for (;;) {
+		read_ticks(vm, t);
+		if (t->boots >= boots && t->count >= want)
+			return 1;
+		if (now() > end || ended(pid, &si))
+			return 0;
+		usleep(100 * 1000);
+	}
+}
+
+/*
  * Compare two "gic" summaries of the guest, field by field: either the fields
  * for the targets of the upper half of the SPIs ("tgt2=", "route2="; QEMU
- * 7.2 loses the GICv3 ones, see vmm-guest.c) or all the others.
+ * loses the GICv3 ones, see vmm-guest.c) or all the others.  The fields that
+ * differ go to diff ("<a's> -> <b's>", appended); returns 1 when none does.
  */
-static int same_state(const char *a, const char *b, int upper_targets)
+static int same_state(const char *a, const char *b, int upper_targets, char *diff, size_t len)
 {
 	char x[256], y[256], *sx, *sy, *p, *q;
+	int same = 1;
 
 	snprintf(x, sizeof(x), "%s", a);
 	snprintf(y, sizeof(y), "%s", b);
 	for (p = strtok_r(x, " ", &sx), q = strtok_r(y, " ", &sy); p || q;
 	     p = strtok_r(NULL, " ", &sx), q = strtok_r(NULL, " ", &sy)) {
-		if (!p || !q)
-			return 0;
-		if (upper_targets != (!strncmp(p, "tgt2=", 5) || !strncmp(p, "route2=", 7)))
+		if (p && q && upper_targets != (!strncmp(p, "tgt2=", 5) || !strncmp(p, "route2=", 7)))
 			continue;
-		if (strcmp(p, q))
-			return 0;
+		if (p && q && !strcmp(p, q))
+			continue;
+		if (!strstr(diff, p ? p : "(none)"))
+			snprintf(diff + strlen(diff), len - strlen(diff), "%s%s -> %s",
+				 *diff ? ", " : "", p ? p : "(none)", q ? q : "(none)");
+		same = 0;
 	}
-	return 1;
-}
-
-/* Wait until the guest of 'name' printed 'want' ticks; 0 on timeout or exit. */
-static int wait_ticks(const char *name, pid_t pid, int want, int timeout, struct ticks *t)
-{
-	double end = now() + timeout;
-
-	for (;;) {
-		read_ticks(name, t);
-		if (t->count >= want)
-			return 1;
-		if (now() > end || waitpid(pid, NULL, WNOHANG) == pid)
-			return 0;
-		usleep(100 * 1000);
-	}
+	return same;
 }
 
 static int qmp_line(int fd, char *buf, size_t len, int timeout)
@@ -286,14 +380,14 @@ static int qmp(int fd, const char *cmd, char *buf, size_t len)
 	return strstr(buf, "\"error\"") ? -1 : 0;
 }
 
-static int qmp_connect(const char *name)
+static int qmp_connect(const char *vm)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[1024];
 	double end = now() + 60;
 	int fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), DIR "/%s.qmp", name);
+	vm_file(sa.sun_path, sizeof(sa.sun_path), vm, "qmp");
 	for (;;) {
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
@@ -304,34 +398,38 @@ static int qmp_connect(const char *name)
 		usleep(100 * 1000);
 	}
 	if (qmp_line(fd, buf, sizeof(buf), 60) ||
-	    qmp(fd, "{\"execute\":\"qmp_capabilities\"}\n", buf, sizeof(buf)))
+	    qmp(fd, "{\"execute\":\"qmp_capabilities\"}\n", buf, sizeof(buf))) {
+		close(fd);
 		return -1;
+	}
 	return fd;
 }
 
 /*
- * Migrate A into STATE: QEMU connects to MIG_SOCK, this program copies the
- * stream into the file.  Returns the number of bytes, -1 on failure.
+ * Migrate the VM behind qmp_fd into the file 'state': QEMU connects to a unix
+ * socket, this program copies the stream into the file.  Returns the number
+ * of bytes, -1 on failure.
  */
-static long migrate_to_file(int qmp_fd)
+static long migrate_to_file(int qmp_fd, const char *state)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[65536];
+	char buf[65536], cmd[256];
 	long total = 0;
 	int lfd, cfd, out;
 	struct pollfd p;
 	ssize_t n;
 
-	strcpy(sa.sun_path, MIG_SOCK);
-	unlink(MIG_SOCK);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/migrate.sock", dir);
+	unlink(sa.sun_path);
 	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 1))
 		return -1;
+	snprintf(cmd, sizeof(cmd), "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:%s\"}}\n",
+		 sa.sun_path);
 	/* QEMU 7.2 limits migration to 32 MiB/s by default. */
 	if (qmp(qmp_fd, "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
 		"{\"max-bandwidth\":10737418240}}\n", buf, sizeof(buf)) ||
-	    qmp(qmp_fd, "{\"execute\":\"migrate\",\"arguments\":"
-		"{\"uri\":\"unix:" MIG_SOCK "\"}}\n", buf, sizeof(buf))) {
+	    qmp(qmp_fd, cmd, buf, sizeof(buf))) {
 		printf("# migrate: %s", buf);
 		return -1;
 	}
@@ -339,7 +437,7 @@ static long migrate_to_file(int qmp_fd)
 	if (poll(&p, 1, MIG_TIMEOUT * 1000) <= 0)
 		return -1;
 	cfd = accept(lfd, NULL, NULL);
-	out = open(STATE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	out = open(state, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (cfd < 0 || out < 0)
 		return -1;
 	while ((n = read(cfd, buf, sizeof(buf))) > 0) {
@@ -373,6 +471,41 @@ static int migration_status(int qmp_fd, char *status)
 	}
 }
 
+/*
+ * Send the file 'state' to the incoming VM 'vm' (connecting to its socket
+ * until QEMU listens).  Returns the number of bytes, -1 on failure.
+ */
+static long migrate_from_file(const char *vm, const char *state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	double end = now() + 60;
+	char buf[65536];
+	ssize_t n = -1;
+	long total = 0;
+	int in, fd;
+
+	vm_file(sa.sun_path, sizeof(sa.sun_path), vm, "incoming");
+	for (;;) {
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+		close(fd);
+		if (now() > end)
+			return -1;
+		usleep(100 * 1000);
+	}
+	in = open(state, O_RDONLY);
+	while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(fd, buf, n) != n)
+			break;
+		total += n;
+	}
+	if (in >= 0)
+		close(in);
+	close(fd);
+	return n == 0 ? total : -1;
+}
+
 static void stop_qemu(pid_t pid, int qmp_fd)
 {
 	char buf[1024];
@@ -385,92 +518,204 @@ static void stop_qemu(pid_t pid, int qmp_fd)
 	waitpid(pid, NULL, 0);
 }
 
-int main(int argc, char **argv)
+/* Mark the steps [from, to] as not run because of an earlier failure. */
+static void not_run(enum step from, enum step to, const char *because)
 {
-	struct ticks a, b;
-	char status[128] = "";
-	double t0, t_boot, t_mig;
-	int qa, qb, state_fd;
+	enum step s;
+
+	for (s = from; s <= to; s++)
+		report(s, 0, "not run: %s", because);
+}
+
+/* (a), (b) and (c): VM A starts, is stopped and continued, and migrates into VM B. */
+static void run_stop_migrate(void)
+{
+	struct ticks a, b, t;
+	char state[128], buf[1024], status[128] = "", diff[400];
+	int qa, qb, ok;
+	double t0;
 	pid_t pa, pb;
 	long bytes;
 
-	gic_version = argc > 1 ? atoi(argv[1]) : 0;
-	if (gic_version != 2 && gic_version != 3) {
-		fprintf(stderr, "usage: %s 2|3\n", argv[0]);
-		return 2;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGPIPE, SIG_IGN);
-	mkdir(DIR, 0755);
-	printf("KTAP version 1\n1..%d\n", NR_STEPS);
-	printf("# %s, -accel kvm, GICv%d%s\n", QEMU, gic_version,
-	       gic_version == 3 ? " + ITS, virtio-rng-pci (MSI)" : ", virtio-rng-device (SPI)");
-
-	/* 1. A boots and ticks. */
+	/* (a) A boots and ticks. */
 	t0 = now();
-	pa = spawn_qemu("A", -1);
+	pa = spawn_qemu("A", LINUX, 0);
 	qa = qmp_connect("A");
-	if (qa < 0 || !wait_ticks("A", pa, TICKS_BEFORE, BOOT_TIMEOUT, &a) ||
-	    a.last.dev <= a.first.dev) {
-		result(0);
-		show_log("A");
-		show_serial("A", 30);
-		bail("VM A did not run");
+	if (qa < 0 || !wait_ticks("A", pa, 1, TICKS_BEFORE, BOOT_TIMEOUT, &a) ||
+	    a.last.dev <= a.first.dev || a.last.timer <= a.first.timer) {
+		printf("# A: %d ticks, timer %lu..%lu, dev %lu..%lu\n", a.count,
+		       a.first.timer, a.last.timer, a.first.dev, a.last.dev);
+		show_vm("A");
+		report(START, 0, "%s", why("A", pa));
+		stop_qemu(pa, qa);
+		not_run(STOP_CONT, GIC_UPPER, "(a) failed");
+		return;
 	}
-	t_boot = now() - t0;
 	printf("# A: %d ticks after %.1f s, timer %lu, dev %lu\n",
-	       a.count, t_boot, a.last.timer, a.last.dev);
-	result(1);
+	       a.count, now() - t0, a.last.timer, a.last.dev);
+	report(START, 1, NULL);
 
-	/* 2. Migrate A to a file. */
-	t0 = now();
-	bytes = migrate_to_file(qa);
-	if (bytes < 0 || migration_status(qa, status)) {
-		printf("# migration status '%s'\n", status);
-		result(0);
-		show_log("A");
-		bail("the migration failed");
+	/* (b) No tick while A is stopped; after cont the guest ticks on. */
+	ok = !qmp(qa, "{\"execute\":\"stop\"}\n", buf, sizeof(buf));
+	read_ticks("A", &a);
+	sleep(1);
+	read_ticks("A", &t);
+	printf("# A: %d ticks when stopped, %d a second later\n", a.count, t.count);
+	ok = ok && t.count == a.count && !qmp(qa, "{\"execute\":\"cont\"}\n", buf, sizeof(buf)) &&
+	     wait_ticks("A", pa, 1, a.count + TICKS_AGAIN, TICK_TIMEOUT, &t) &&
+	     t.last.timer > a.last.timer && t.last.dev > a.last.dev;
+	if (!ok) {
+		show_vm("A");
+		report(STOP_CONT, 0, "%s", why("A", pa));
+		stop_qemu(pa, qa);
+		not_run(MIGRATE, GIC_UPPER, "(b) failed");
+		return;
 	}
-	t_mig = now() - t0;
+	printf("# A: after cont ticks %d..%d, timer %lu, dev %lu\n",
+	       a.last.n + 1, t.last.n, t.last.timer, t.last.dev);
+	report(STOP_CONT, 1, NULL);
+
+	/* (c) Migrate A to a file. */
+	snprintf(state, sizeof(state), "%s/state", dir);
+	t0 = now();
+	bytes = migrate_to_file(qa, state);
+	if (bytes < 0 || migration_status(qa, status)) {
+		show_vm("A");
+		report(MIGRATE, 0, "migration status '%s', %s", status, why("A", pa));
+		stop_qemu(pa, qa);
+		not_run(RESUME, GIC_UPPER, "the migration failed");
+		return;
+	}
 	stop_qemu(pa, qa);
 	read_ticks("A", &a);
 	printf("# %ld bytes in %.1f s; A's last tick %d, timer %lu, dev %lu\n",
-	       bytes, t_mig, a.last.n, a.last.timer, a.last.dev);
-	result(1);
+	       bytes, now() - t0, a.last.n, a.last.timer, a.last.dev);
+	report(MIGRATE, 1, NULL);
 	printf("# A: gic %s\n", a.last.gic);
 
-	/* 3. B resumes the guest from the file. */
-	state_fd = open(STATE, O_RDONLY);
-	if (state_fd < 0)
-		bail("cannot open the saved state");
+	/* B resumes the guest from the file. */
 	t0 = now();
-	pb = spawn_qemu("B", state_fd);
-	close(state_fd);
+	pb = spawn_qemu("B", LINUX, 1);
 	qb = qmp_connect("B");
-	if (qb < 0 || !wait_ticks("B", pb, TICKS_AFTER, TICK_TIMEOUT, &b) ||
+	if (qb < 0 || migrate_from_file("B", state) != bytes ||
+	    !wait_ticks("B", pb, 0, TICKS_AFTER, TICK_TIMEOUT, &b) ||
 	    b.first.n <= a.last.n || b.first.n > a.last.n + 3) {
 		printf("# A's last tick %d; B printed %d ticks, the first %d\n",
 		       a.last.n, b.count, b.count ? b.first.n : -1);
-		result(0);
-		show_log("B");
-		show_serial("B", 30);
-		bail("VM B did not resume");
+		show_vm("B");
+		report(RESUME, 0, "%s", why("B", pb));
+		stop_qemu(pb, qb);
+		not_run(TIMER_B, GIC_UPPER, "B did not resume");
+		return;
 	}
 	printf("# B: ticks %d..%d, %.1f s after its start\n", b.first.n, b.last.n, now() - t0);
-	result(1);
+	report(RESUME, 1, NULL);
 
-	/* 4-8. What B's guest sees, and what both guest kernels printed. */
+	/* What B's guest sees. */
 	printf("# timer: %lu at A's last tick, %lu..%lu in B\n",
 	       a.last.timer, b.first.timer, b.last.timer);
-	result(b.last.timer > b.first.timer && b.first.timer >= a.last.timer);
+	report(TIMER_B, b.last.timer > b.first.timer && b.first.timer >= a.last.timer, NULL);
 	printf("# device (%s): %lu at A's last tick, %lu..%lu in B\n",
 	       gic_version == 3 ? "MSI through the ITS" : "SPI",
 	       a.last.dev, b.first.dev, b.last.dev);
-	result(b.last.dev > b.first.dev && b.first.dev >= a.last.dev);
+	report(DEV_B, b.last.dev > b.first.dev && b.first.dev >= a.last.dev, NULL);
 	printf("# B: gic %s\n", b.last.gic);
-	result(same_state(a.last.gic, b.first.gic, 0) && same_state(a.last.gic, b.last.gic, 0));
-	result(same_state(a.last.gic, b.first.gic, 1) && same_state(a.last.gic, b.last.gic, 1));
+	*diff = 0;
+	ok = same_state(a.last.gic, b.first.gic, 0, diff, sizeof(diff)) &
+	     same_state(a.last.gic, b.last.gic, 0, diff, sizeof(diff));
+	report(GIC_SAME, ok, ok ? NULL : "%s", diff);
+	*diff = 0;
+	ok = same_state(a.last.gic, b.first.gic, 1, diff, sizeof(diff)) &
+	     same_state(a.last.gic, b.last.gic, 1, diff, sizeof(diff));
+	report(GIC_UPPER, ok, ok ? NULL : "%s", diff);
 	stop_qemu(pb, qb);
-	result(!splats("A") && !splats("B"));
+}
+
+/* (d) VM R boots, QMP system_reset, the guest boots again and ticks. */
+static void run_reset(void)
+{
+	struct ticks r, again;
+	char buf[1024];
+	int qr, ok;
+	pid_t pr;
+
+	pr = spawn_qemu("R", LINUX, 0);
+	qr = qmp_connect("R");
+	ok = qr >= 0 && wait_ticks("R", pr, 1, 1, BOOT_TIMEOUT, &r) &&
+	     !qmp(qr, "{\"execute\":\"system_reset\"}\n", buf, sizeof(buf)) &&
+	     wait_ticks("R", pr, 2, TICKS_AGAIN, BOOT_TIMEOUT, &again) &&
+	     again.last.timer > again.first.timer && again.last.dev > again.first.dev;
+	if (ok) {
+		printf("# R: after the reset, boot %d ticks %d..%d, timer %lu, dev %lu\n",
+		       again.boots, again.first.n, again.last.n, again.last.timer, again.last.dev);
+		report(RESET, 1, NULL);
+	} else {
+		read_ticks("R", &again);
+		printf("# R: %d boots, %d ticks in the last\n", again.boots, again.count);
+		show_vm("R");
+		report(RESET, 0, "%s", why("R", pr));
+	}
+	stop_qemu(pr, qr);
+}
+
+/* (e) VM E runs vmm-cbpr.c: boot, CBPR, PSCI SYSTEM_RESET, boot again, timer interrupt, SYSTEM_OFF. */
+static void run_cbpr(void)
+{
+	double end = now() + CBPR_TIMEOUT;
+	char path[128], line[256];
+	int again = 0, irq = 0;
+	siginfo_t si;
+	FILE *f;
+	pid_t pe;
+
+	if (gic_version != 3) {
+		report(CBPR, 1, "SKIP GICv2: ICC_CTLR_EL1 and QEMU's KVM GICv3 reset are GICv3's");
+		return;
+	}
+	pe = spawn_qemu("E", CBPR_GUEST, 0);
+	while (!ended(pe, &si) && now() < end)
+		usleep(100 * 1000);
+	vm_file(path, sizeof(path), "E", "serial");
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		printf("# guest E: %s", line);
+		again |= !strncmp(line, "vmm-cbpr: boot 2,", 17);
+		irq |= !strncmp(line, "vmm-cbpr: timer interrupt 27 taken", 34);
+	}
+	if (f)
+		fclose(f);
+	if (again && irq && ended(pe, &si) && si.si_code == CLD_EXITED && !si.si_status) {
+		report(CBPR, 1, NULL);
+	} else {
+		show("E", "log", "qemu", 64);
+		report(CBPR, 0, "%s", why("E", pe));
+	}
+	stop_qemu(pe, -1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *label = argc > 2 ? argv[2] : "";
+
+	gic_version = argc > 1 ? atoi(argv[1]) : 0;
+	if ((gic_version != 2 && gic_version != 3) || !*label || strlen(label) > 16 || strchr(label, '/')) {
+		fprintf(stderr, "usage: %s 2|3 LABEL  (QEMU in /qemu/LABEL)\n", argv[0]);
+		return 2;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/vmm-%s", label);
+	snprintf(libdir, sizeof(libdir), "/qemu/%s/lib", label);
+	snprintf(ldso, sizeof(ldso), "/qemu/%s/lib/ld-linux-aarch64.so.1", label);
+	snprintf(qemu, sizeof(qemu), "/qemu/%s/qemu-system-aarch64", label);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	mkdir(dir, 0755);
+	printf("KTAP version 1\n1..%d\n", NR_STEPS);
+	printf("# QEMU %s, -accel kvm, GICv%d%s\n", label, gic_version,
+	       gic_version == 3 ? " + ITS, virtio-rng-pci (MSI)" : ", virtio-rng-device (SPI)");
+
+	run_stop_migrate();
+	run_reset();
+	run_cbpr();
+	report(NO_SPLAT, !splats("A") && !splats("B") && !splats("R"), NULL);
 	return failed;
 }
