@@ -380,23 +380,33 @@ static int qmp(int fd, const char *cmd, char *buf, size_t len)
 	return strstr(buf, "\"error\"") ? -1 : 0;
 }
 
-static int qmp_connect(const char *vm)
+/* Connect to VM @vm's unix socket @what, which QEMU may not have opened yet */
+static int vm_connect(const char *vm, const char *what)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[1024];
 	double end = now() + 60;
 	int fd;
 
-	vm_file(sa.sun_path, sizeof(sa.sun_path), vm, "qmp");
+	vm_file(sa.sun_path, sizeof(sa.sun_path), vm, what);
 	for (;;) {
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-			break;
+			return fd;
 		close(fd);
 		if (now() > end)
 			return -1;
 		usleep(100 * 1000);
 	}
+}
+
+static int qmp_connect(const char *vm)
+{
+	char buf[1024];
+	int fd;
+
+	fd = vm_connect(vm, "qmp");
+	if (fd < 0)
+		return -1;
 	if (qmp_line(fd, buf, sizeof(buf), 60) ||
 	    qmp(fd, "{\"execute\":\"qmp_capabilities\"}\n", buf, sizeof(buf))) {
 		close(fd);
@@ -477,23 +487,14 @@ static int migration_status(int qmp_fd, char *status)
  */
 static long migrate_from_file(const char *vm, const char *state)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	double end = now() + 60;
 	char buf[65536];
 	ssize_t n = -1;
 	long total = 0;
 	int in, fd;
 
-	vm_file(sa.sun_path, sizeof(sa.sun_path), vm, "incoming");
-	for (;;) {
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-			break;
-		close(fd);
-		if (now() > end)
-			return -1;
-		usleep(100 * 1000);
-	}
+	fd = vm_connect(vm, "incoming");
+	if (fd < 0)
+		return -1;
 	in = open(state, O_RDONLY);
 	while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0) {
 		if (write(fd, buf, n) != n)
