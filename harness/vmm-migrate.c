@@ -528,6 +528,19 @@ static void not_run(enum step from, enum step to, const char *because)
 		report(s, 0, "not run: %s", because);
 }
 
+/*
+ * Step @s failed in VM @vm: show its QEMU log and console, report @detail,
+ * stop that QEMU and mark the remaining steps not run.
+ */
+static void fail_step(enum step s, const char *vm, pid_t pid, int qmp_fd, const char *detail,
+		      const char *because)
+{
+	show_vm(vm);
+	report(s, 0, "%s", detail);
+	stop_qemu(pid, qmp_fd);
+	not_run(s + 1, GIC_UPPER, because);
+}
+
 /* (a), (b) and (c): VM A starts, is stopped and continued, and migrates into VM B. */
 static void run_stop_migrate(void)
 {
@@ -546,10 +559,7 @@ static void run_stop_migrate(void)
 	    a.last.dev <= a.first.dev || a.last.timer <= a.first.timer) {
 		printf("# A: %d ticks, timer %lu..%lu, dev %lu..%lu\n", a.count,
 		       a.first.timer, a.last.timer, a.first.dev, a.last.dev);
-		show_vm("A");
-		report(START, 0, "%s", why("A", pa));
-		stop_qemu(pa, qa);
-		not_run(STOP_CONT, GIC_UPPER, "(a) failed");
+		fail_step(START, "A", pa, qa, why("A", pa), "(a) failed");
 		return;
 	}
 	printf("# A: %d ticks after %.1f s, timer %lu, dev %lu\n",
@@ -566,10 +576,7 @@ static void run_stop_migrate(void)
 	     wait_ticks("A", pa, 1, a.count + TICKS_AGAIN, TICK_TIMEOUT, &t) &&
 	     t.last.timer > a.last.timer && t.last.dev > a.last.dev;
 	if (!ok) {
-		show_vm("A");
-		report(STOP_CONT, 0, "%s", why("A", pa));
-		stop_qemu(pa, qa);
-		not_run(MIGRATE, GIC_UPPER, "(b) failed");
+		fail_step(STOP_CONT, "A", pa, qa, why("A", pa), "(b) failed");
 		return;
 	}
 	printf("# A: after cont ticks %d..%d, timer %lu, dev %lu\n",
@@ -581,10 +588,8 @@ static void run_stop_migrate(void)
 	t0 = now();
 	bytes = migrate_to_file(qa, state);
 	if (bytes < 0 || migration_status(qa, status)) {
-		show_vm("A");
-		report(MIGRATE, 0, "migration status '%s', %s", status, why("A", pa));
-		stop_qemu(pa, qa);
-		not_run(RESUME, GIC_UPPER, "the migration failed");
+		snprintf(buf, sizeof(buf), "migration status '%s', %s", status, why("A", pa));
+		fail_step(MIGRATE, "A", pa, qa, buf, "the migration failed");
 		return;
 	}
 	stop_qemu(pa, qa);
@@ -603,10 +608,7 @@ static void run_stop_migrate(void)
 	    b.first.n <= a.last.n || b.first.n > a.last.n + 3) {
 		printf("# A's last tick %d; B printed %d ticks, the first %d\n",
 		       a.last.n, b.count, b.count ? b.first.n : -1);
-		show_vm("B");
-		report(RESUME, 0, "%s", why("B", pb));
-		stop_qemu(pb, qb);
-		not_run(TIMER_B, GIC_UPPER, "B did not resume");
+		fail_step(RESUME, "B", pb, qb, why("B", pb), "B did not resume");
 		return;
 	}
 	printf("# B: ticks %d..%d, %.1f s after its start\n", b.first.n, b.last.n, now() - t0);
