@@ -40,7 +40,7 @@ import re
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(os.environ.get("BUILD", os.path.join(TOP, "build")), "results")
+RESULTS = os.environ.get("RESULTS") or os.path.join(os.environ.get("BUILD", os.path.join(TOP, "build")), "results")
 
 RESULT_LINE = re.compile(r"^(not ok|ok) (\d+)(?: (.*?))?(?: # (.*))?$")
 SPLATS = [
