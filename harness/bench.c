@@ -291,6 +291,7 @@ struct layout {
 	int dt_pages;			/* 64K pages of the (level 1) device table */
 	bool indirect;
 	int pending_permille;		/* LPIs pending, per thousand */
+	bool scattered;			/* consecutive events far apart in the tables */
 };
 
 struct tables {
@@ -304,6 +305,16 @@ static u32 dev_id(const struct layout *l, int i) { return l->dev_base + i * l->d
 static u32 ev_id(const struct layout *l, int j) { return l->ev_base + j * l->ev_stride; }
 static int lpis_per_dev(const struct layout *l) { return l->ndevs ? l->nlpis / l->ndevs : 0; }
 static int lpi_vcpu(const struct layout *l, int k) { return k % l->nvcpus; }
+
+/*
+ * The LPI of the k-th event. Scattered: k * 2049 modulo the (power of two)
+ * LPI count, so that consecutive events, and consecutive events of a vCPU,
+ * land in different 256-byte blocks of the property and pending tables.
+ */
+static u32 lpi_intid(const struct layout *l, int k)
+{
+	return LPI_BASE + (l->scattered ? (k * 2049U) % l->nlpis : (u32)k);
+}
 
 static bool lpi_pending(const struct layout *l, int k)
 {
@@ -339,7 +350,7 @@ static void write_its_tables(struct vm *vm, const struct layout *l, struct table
 			if (enext > ITE_NEXT_MAX)
 				enext = ITE_NEXT_MAX;
 			itt[ev_id(l, j)] = (u64)enext << 48 |
-				(u64)(LPI_BASE + k) << 16 | lpi_vcpu(l, k);
+				(u64)lpi_intid(l, k) << 16 | lpi_vcpu(l, k);
 		}
 	}
 }
@@ -369,7 +380,7 @@ static void write_pending(struct vm *vm, const struct layout *l, struct tables *
 		return;
 	for (k = 0; k < l->nlpis; k++) {
 		u8 *pend = gpa_to_hva(vm, t->pend[lpi_vcpu(l, k)]);
-		u32 intid = LPI_BASE + k;
+		u32 intid = lpi_intid(l, k);
 
 		if (lpi_pending(l, k))
 			pend[intid / 8] |= 1 << (intid % 8);
@@ -824,6 +835,16 @@ int main(int argc, char **argv)
 		l = dense(s[0], s[1], s[2]);
 		bench_its(&l, "ITS RESTORE_TABLES, dense", true);
 	}
+
+	/*
+	 * The dense layout with each event's LPI 2049 entries from the previous
+	 * one's: the worst case for reading the tables through blocks.
+	 */
+	l = dense(quick ? 1024 : 32768, 16, 4);	/* a power of two */
+	l.scattered = true;
+	l.scale = quick ? "lpis=1024 devs=16 vcpus=4 scattered" :
+			  "lpis=32768 devs=16 vcpus=4 scattered";
+	bench_its(&l, "ITS RESTORE_TABLES, scattered LPIs", false);
 
 	/* 16 devices, 4 LPIs each, at the top of a 64K-entry flat table. */
 	l = dense(64, 16, 4);
