@@ -12,15 +12,24 @@
  * from the virtio RNG (one device interrupt or more: an MSI through the ITS on
  * GICv3, an SPI on GICv2) and prints
  *
- *   tick <n> timer <arch timer irqs> dev <virtio irqs> gic <state>
+ *   tick <n> timer <arch timer irqs> dev <virtio irqs> edu <edu MSIs> gic <state>
  *
  * where <state> sums up every guest-visible configuration register of the
  * distributor and of vCPU 0's redistributor (or banked GICv2 registers) that
  * only the guest changes: a migration must carry it over unchanged.  Pending
  * and active bits are left out (the devices change them), except for the
  * marked SPI's.  The GIC version comes from "vmm.gic=2|3" on the command line.
+ *
+ * If the VM has QEMU's edu PCI device (1234:11e8: on host v4, the host's own
+ * edu, assigned with vfio-pci), the guest drives it from user space through
+ * VFIO's no-IOMMU mode (vfio.enable_unsafe_noiommu_mode=1 on the command
+ * line): it binds edu to vfio-pci, signals its MSI to an eventfd and writes
+ * edu's raise-interrupt register at every tick; "edu" counts the eventfd's
+ * completions (0 without the device).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdint.h>
@@ -29,6 +38,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -48,7 +61,10 @@
 #define GICD_ICFGR	0x0c00
 #define GICD_IROUTER	0x6000
 
-static volatile uint32_t *gicd, *sgi;
+#define EDU_RAISE	0x60	/* edu's BAR 0: a write raises its interrupt */
+
+static volatile uint32_t *gicd, *sgi, *edu;
+static int edu_eventfd = -1;
 static int gic_version, nr_irqs;
 
 static uint32_t rd(volatile uint32_t *base, unsigned long off)
@@ -205,11 +221,117 @@ static void count_irqs(unsigned long *timer, unsigned long *dev)
 	fclose(f);
 }
 
+/* Write 'val' to the sysfs file 'path'. */
+static int put(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	ok = fd >= 0 && write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* The value of sysfs attribute 'attr' of PCI device 'bdf' (a hex number), -1 if none. */
+static long pci_attr(const char *bdf, const char *attr)
+{
+	char path[320], val[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	fd = open(path, O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, val, sizeof(val) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	val[n] = 0;
+	return strtol(val, NULL, 16);
+}
+
+/* The PCI address of an edu device (vendor 1234, device 11e8), 0 if there is none. */
+static int find_edu(char *bdf, size_t len)
+{
+	DIR *dir = opendir("/sys/bus/pci/devices");
+	struct dirent *d;
+	int found = 0;
+
+	while (dir && !found && (d = readdir(dir)))
+		if (pci_attr(d->d_name, "vendor") == 0x1234 && pci_attr(d->d_name, "device") == 0x11e8)
+			found = snprintf(bdf, len, "%s", d->d_name) > 0;
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/*
+ * Bind edu ('bdf') to vfio-pci, open it through its no-IOMMU group, map BAR
+ * 0, make it a bus master and signal its MSI to edu_eventfd.  NULL on
+ * success, else the step that failed (errno says why).
+ */
+static const char *edu_open(const char *bdf)
+{
+	struct vfio_region_info bar = { .argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX };
+	struct vfio_region_info cfg = { .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	char path[320], link[128], irqs[sizeof(struct vfio_irq_set) + sizeof(int)];
+	struct vfio_irq_set *set = (void *)irqs;
+	int container, group = -1, dev, i;
+	uint16_t cmd;
+	void *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (put(path, "vfio-pci") || put("/sys/bus/pci/drivers_probe", bdf))
+		return "bind to vfio-pci";
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return "no (no-IOMMU) group: is vfio.enable_unsafe_noiommu_mode=1 set?";
+	link[n] = 0;
+	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%s", strrchr(link, '/') + 1);
+	for (i = 0; i < 50 && group < 0; i++) {	/* devtmpfs creates the node */
+		group = open(path, O_RDWR);
+		if (group < 0)
+			usleep(20 * 1000);
+	}
+	container = open("/dev/vfio/vfio", O_RDWR);
+	if (group < 0 || container < 0)
+		return "open /dev/vfio/vfio and /dev/vfio/noiommu-<group>";
+	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) ||
+	    ioctl(container, VFIO_SET_IOMMU, VFIO_NOIOMMU_IOMMU))
+		return "VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU(VFIO_NOIOMMU_IOMMU)";
+	dev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (dev < 0 || ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &bar) ||
+	    ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &cfg))
+		return "VFIO_GROUP_GET_DEVICE_FD, VFIO_DEVICE_GET_REGION_INFO";
+	p = mmap(NULL, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev, bar.offset);
+	if (p == MAP_FAILED)
+		return "mmap BAR 0";
+	/* An MSI is a memory write: edu must be a bus master. */
+	if (pread(dev, &cmd, 2, cfg.offset + PCI_COMMAND) != 2)
+		return "read PCI_COMMAND";
+	cmd |= PCI_COMMAND_MASTER;
+	if (pwrite(dev, &cmd, 2, cfg.offset + PCI_COMMAND) != 2)
+		return "write PCI_COMMAND";
+	edu_eventfd = eventfd(0, EFD_NONBLOCK);
+	*set = (struct vfio_irq_set){
+		.argsz = sizeof(irqs), .index = VFIO_PCI_MSI_IRQ_INDEX, .count = 1,
+		.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+	};
+	memcpy(set->data, &edu_eventfd, sizeof(int));
+	if (edu_eventfd < 0 || ioctl(dev, VFIO_DEVICE_SET_IRQS, set))
+		return "VFIO_DEVICE_SET_IRQS (MSI to an eventfd)";
+	edu = p;
+	return NULL;
+}
+
 int main(void)
 {
 	struct timespec period = { 0, 200 * 1000 * 1000 };
-	char cmdline[1024] = "", gic[256], buf[64];
-	unsigned long timer, dev;
+	char cmdline[1024] = "", gic[256], buf[64], bdf[256];
+	unsigned long timer, dev, edu_msis = 0;
+	const char *err = NULL;
+	uint64_t done;
 	cpu_set_t cpu0;
 	int fd, rng, n;
 	FILE *con;
@@ -218,6 +340,8 @@ int main(void)
 	mkdir("/dev", 0755);
 	mount("proc", "/proc", "proc", 0, NULL);
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mkdir("/sys", 0755);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	con = fopen("/dev/console", "w");
 	if (!con)
 		return 1;
@@ -246,15 +370,26 @@ int main(void)
 	if (nr_irqs > 1020)
 		nr_irqs = 1020;
 	mark();
+	if (find_edu(bdf, sizeof(bdf)))
+		err = edu_open(bdf);
 	fprintf(con, "vmm-guest: GICv%d, %d interrupts, mark on SPI %d\n",
 		gic_version, nr_irqs, nr_irqs - 1);
+	if (err)
+		fprintf(con, "vmm-guest: edu %s: %s: %s\n", bdf, err, strerror(errno));
+	else if (edu)
+		fprintf(con, "vmm-guest: edu %s: vfio-pci, no-IOMMU, MSI to an eventfd\n", bdf);
 
 	for (n = 0;; n++) {
 		if (read(rng, buf, sizeof(buf)) <= 0)
 			fprintf(con, "vmm-guest: /dev/hwrng read failed\n");
+		if (edu) {
+			if (read(edu_eventfd, &done, sizeof(done)) == sizeof(done))
+				edu_msis += done;
+			edu[EDU_RAISE / 4] = 1;	/* counted at the next tick */
+		}
 		count_irqs(&timer, &dev);
 		state(gic, sizeof(gic));
-		fprintf(con, "tick %d timer %lu dev %lu gic %s\n", n, timer, dev, gic);
+		fprintf(con, "tick %d timer %lu dev %lu edu %lu gic %s\n", n, timer, dev, edu_msis, gic);
 		nanosleep(&period, NULL);
 	}
 }

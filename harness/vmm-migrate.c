@@ -23,9 +23,22 @@
  *       sets ICC_CTLR_EL1.CBPR and resets the VM with PSCI SYSTEM_RESET;
  *       QEMU must reset it (not abort) and the guest must run again, take a
  *       timer interrupt and power off.
+ *   (f) Host v4 only (GICv4.0, SMMUv3, QEMU's edu PCI device): the host
+ *       binds edu to vfio-pci and VM V gets it with "-device vfio-pci";
+ *       its guest drives edu through VFIO's no-IOMMU mode and counts edu's
+ *       MSIs, which KVM must forward as a VLPI (the LPI is hw in KVM's
+ *       vgic-state, and the host takes none of them).  QMP stop and cont:
+ *       QEMU saves the vGIC (SAVE_PENDING_TABLES, whose failure it aborts
+ *       on, and the ITS tables, which refuse a forwarded LPI with EACCES)
+ *       and must not abort, the kernel must log the forwarded LPI it cannot
+ *       save, and the MSIs go on.  QMP migrate and HMP savevm are tried: a
+ *       QEMU that refuses them for the assigned device (it has no migration
+ *       support) is reported as a skip with QEMU's message.  The guest must
+ *       run on, and QMP quit must end QEMU with 0.
  *   No Linux guest console may show a kernel splat.
  *
- * Usage: vmm-migrate 2|3 LABEL.  The QEMU is /qemu/LABEL/qemu-system-aarch64
+ * Usage: vmm-migrate 2|3|4 LABEL: the host's GIC version (4: GICv3 guests
+ * and scenario (f)).  The QEMU is /qemu/LABEL/qemu-system-aarch64
  * with its own shared libraries in /qemu/LABEL/lib, run through their
  * ld-linux (each QEMU comes with the glibc of its Debian release).  GICv2
  * guests get a virtio-mmio RNG, whose interrupt is an SPI; GICv3 guests an
@@ -47,6 +60,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 
 #define TICKS_BEFORE	5	/* ticks A must print before the migration */
 #define TICKS_AFTER	10	/* ticks B must print after it */
@@ -58,7 +72,8 @@
 
 enum step {
 	START, STOP_CONT, MIGRATE, RESUME, TIMER_B, DEV_B, GIC_SAME, GIC_UPPER,
-	RESET, CBPR, NO_SPLAT, NR_STEPS
+	RESET, CBPR, V_START, V_VLPI, V_STOP_CONT, V_LOG, V_MIGRATE, V_SAVEVM, V_QUIT,
+	NO_SPLAT, NR_STEPS
 };
 
 static const char *const steps[NR_STEPS] = {
@@ -72,13 +87,20 @@ static const char *const steps[NR_STEPS] = {
 	[GIC_UPPER]	= "(c) the targets of the upper half of the SPIs survive",
 	[RESET]		= "(d) QMP system_reset: the guest boots again, takes interrupts",
 	[CBPR]		= "(e) CBPR set, PSCI SYSTEM_RESET: QEMU resets, the guest runs again",
+	[V_START]	= "(f) GICv4.0, edu assigned with VFIO: the guest boots, counts edu's MSIs",
+	[V_VLPI]	= "(f) edu's MSI is forwarded as a VLPI: the host takes none",
+	[V_STOP_CONT]	= "(f) QMP stop (vGIC saved) and cont: QEMU runs on, edu's MSIs go on",
+	[V_LOG]		= "(f) the save logs the forwarded LPI whose state it lacks",
+	[V_MIGRATE]	= "(f) QMP migrate with the assigned device",
+	[V_SAVEVM]	= "(f) HMP savevm with the assigned device",
+	[V_QUIT]	= "(f) the guest runs on, QMP quit: QEMU exits with 0",
 	[NO_SPLAT]	= "no kernel splat on the guest consoles",
 };
 
 /* What a Linux guest printed since its last boot banner: boots and ticks. */
 struct tick {
 	int n;
-	unsigned long timer, dev;
+	unsigned long timer, dev, edu;
 	char gic[256];
 };
 
@@ -87,8 +109,10 @@ struct ticks {
 	struct tick first, last;
 };
 
-static int gic_version, failed;
+static int gic_version, host_v4, failed, reported;
 static char dir[64], ldso[64], libdir[64], qemu[64];	/* of LABEL */
+static char edu_bdf[256];	/* host v4: the PCI address of edu */
+static char qmp_error[512];	/* the "desc" of the last QMP error */
 
 static double now(void)
 {
@@ -109,7 +133,7 @@ static void report(enum step s, int ok, const char *fmt, ...)
 		vsnprintf(detail, sizeof(detail), fmt, ap);
 		va_end(ap);
 	}
-	printf("%s %d %s%s%s\n", ok ? "ok" : "not ok", s + 1, steps[s], *detail ? " # " : "", detail);
+	printf("%s %d %s%s%s\n", ok ? "ok" : "not ok", ++reported, steps[s], *detail ? " # " : "", detail);
 	failed |= !ok;
 }
 
@@ -119,12 +143,12 @@ static void vm_file(char *buf, size_t len, const char *vm, const char *ext)
 	snprintf(buf, len, "%s/%s.%s", dir, vm, ext);
 }
 
-enum guest { LINUX, CBPR_GUEST };
+enum guest { LINUX, CBPR_GUEST, LINUX_EDU };
 
 /* Start QEMU for VM 'vm'; an incoming VM waits for a migration stream on DIR/<vm>.incoming. */
 static pid_t spawn_qemu(const char *vm, enum guest guest, int incoming)
 {
-	char serial[128], qmp[128], log[128], machine[64], append[128], stream[128];
+	char serial[128], qmp[128], log[128], machine[64], append[128], stream[128], vfio[300];
 
 	const char *common[] = {
 		ldso, "--library-path", libdir, qemu, "-accel", "kvm", "-M", machine,
@@ -137,6 +161,7 @@ static pid_t spawn_qemu(const char *vm, enum guest guest, int incoming)
 		"-device", gic_version == 3 ? "virtio-rng-pci" : "virtio-rng-device",
 	};
 	const char *cbpr_guest[] = { "-smp", "1", "-m", "128M", "-kernel", "/guest/cbpr.img" };
+	const char *edu_args[] = { "-device", vfio };
 	const char *incoming_args[] = { "-incoming", stream };
 	const char *argv[64];
 	int n = 0, fd;
@@ -148,14 +173,18 @@ static pid_t spawn_qemu(const char *vm, enum guest guest, int incoming)
 	snprintf(stream, sizeof(stream), "unix:%s/%s.incoming", dir, vm);
 	snprintf(machine, sizeof(machine), "virt,gic-version=%d%s", gic_version,
 		 gic_version == 3 ? ",its=on" : "");
-	snprintf(append, sizeof(append), "console=ttyAMA0 panic=-1 vmm.gic=%d", gic_version);
+	snprintf(append, sizeof(append), "console=ttyAMA0 panic=-1 vmm.gic=%d%s", gic_version,
+		 guest == LINUX_EDU ? " vfio.enable_unsafe_noiommu_mode=1" : "");
+	snprintf(vfio, sizeof(vfio), "vfio-pci,host=%s", edu_bdf);
 
 #define ADD(args) (memcpy(argv + n, args, sizeof(args)), n += sizeof(args) / sizeof(args[0]))
 	ADD(common);
-	if (guest == LINUX)
-		ADD(linux_guest);
-	else
+	if (guest == CBPR_GUEST)
 		ADD(cbpr_guest);
+	else
+		ADD(linux_guest);
+	if (guest == LINUX_EDU)
+		ADD(edu_args);
 	if (incoming)
 		ADD(incoming_args);
 	argv[n] = NULL;
@@ -296,8 +325,8 @@ static void read_ticks(const char *vm, struct ticks *t)
 		if (!strncmp(line, "vmm-guest: GICv", 15)) {
 			t->boots++;
 			t->count = 0;
-		} else if (sscanf(line, "tick %d timer %lu dev %lu gic %255[^\n]",
-				  &k.n, &k.timer, &k.dev, k.gic) == 4) {
+		} else if (sscanf(line, "tick %d timer %lu dev %lu edu %lu gic %255[^\n]",
+				  &k.n, &k.timer, &k.dev, &k.edu, k.gic) == 5) {
 			if (!t->count++)
 				t->first = k;
 			t->last = k;
@@ -368,16 +397,38 @@ static int qmp_line(int fd, char *buf, size_t len, int timeout)
 	return 0;
 }
 
-/* Send one QMP command; the reply ("return" or "error") goes to buf. */
+/*
+ * Copy the JSON string that follows 'key' (e.g. "\"desc\": ") in the QMP
+ * reply 'buf' to 'out', escapes as they are; "" if there is none.
+ */
+static void qmp_string(const char *buf, const char *key, char *out, size_t len)
+{
+	const char *p = strstr(buf, key);
+	size_t n = 0;
+
+	for (p = p ? p + strlen(key) + 1 : ""; *p && *p != '"' && n < len - 1; p++) {
+		if (*p == '\\' && p[1])
+			out[n++] = *p++;
+		if (n < len - 1)
+			out[n++] = *p;
+	}
+	out[n] = 0;
+}
+
+/* Send one QMP command; the reply ("return" or "error") goes to buf, an error's desc to qmp_error. */
 static int qmp(int fd, const char *cmd, char *buf, size_t len)
 {
+	*qmp_error = 0;
 	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
 		return -1;
 	do {
 		if (qmp_line(fd, buf, len, 60))
 			return -1;
 	} while (!strstr(buf, "\"return\"") && !strstr(buf, "\"error\""));
-	return strstr(buf, "\"error\"") ? -1 : 0;
+	if (!strstr(buf, "\"error\""))
+		return 0;
+	qmp_string(buf, "\"desc\": ", qmp_error, sizeof(qmp_error));
+	return -1;
 }
 
 /* Connect to VM @vm's unix socket @what, which QEMU may not have opened yet */
@@ -441,6 +492,7 @@ static long migrate_to_file(int qmp_fd, const char *state)
 		"{\"max-bandwidth\":10737418240}}\n", buf, sizeof(buf)) ||
 	    qmp(qmp_fd, cmd, buf, sizeof(buf))) {
 		printf("# migrate: %s", buf);
+		close(lfd);
 		return -1;
 	}
 	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
@@ -530,7 +582,8 @@ static void not_run(enum step from, enum step to, const char *because)
 
 /*
  * Step @s failed in VM @vm: show its QEMU log and console, report @detail,
- * stop that QEMU and mark the remaining steps not run.
+ * stop that QEMU and mark the remaining steps of its scenario, (a)-(c) or
+ * (f), not run.
  */
 static void fail_step(enum step s, const char *vm, pid_t pid, int qmp_fd, const char *detail,
 		      const char *because)
@@ -538,7 +591,7 @@ static void fail_step(enum step s, const char *vm, pid_t pid, int qmp_fd, const 
 	show_vm(vm);
 	report(s, 0, "%s", detail);
 	stop_qemu(pid, qmp_fd);
-	not_run(s + 1, GIC_UPPER, because);
+	not_run(s + 1, s < V_START ? GIC_UPPER : V_QUIT, because);
 }
 
 /* (a), (b) and (c): VM A starts, is stopped and continued, and migrates into VM B. */
@@ -696,15 +749,250 @@ static void run_cbpr(void)
 	stop_qemu(pe, -1);
 }
 
+/* The sum over the CPUs of the lines of /proc/interrupts that name @name, -1 if none does. */
+static long irq_count(const char *name)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char line[1024], *p, *end;
+	long total = -1;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		p = strchr(line, ':');
+		if (!p || !strstr(line, name))
+			continue;
+		for (total = total < 0 ? 0 : total, p++;; p = end) {
+			unsigned long n = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			total += n;
+		}
+	}
+	if (f)
+		fclose(f);
+	return total;
+}
+
+/* The LPIs KVM forwards as VLPIs (flag H) in the vgic-state of QEMU @pid's VM. */
+static int forwarded_lpis(pid_t pid)
+{
+	char path[300], line[256], type[8], flags[16], prefix[16];
+	DIR *d = opendir("/sys/kernel/debug/kvm");
+	int n = 0, intid, target;
+	struct dirent *e;
+	FILE *f;
+
+	snprintf(prefix, sizeof(prefix), "%d-", pid);
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%s/vgic-state", e->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			/* flags: P L A E H C G */
+			n += sscanf(line, " %7s %d %d %15s", type, &intid, &target, flags) == 4 &&
+			     !strcmp(type, "LPI") && strlen(flags) == 7 && flags[4] == '1';
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Write @val to the sysfs file @path. */
+static int put(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	ok = fd >= 0 && write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* The value of sysfs attribute @attr of PCI device @bdf (a hex number), -1 if none. */
+static long pci_attr(const char *bdf, const char *attr)
+{
+	char path[320], val[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(val, sizeof(val), f))
+		*val = 0;
+	fclose(f);
+	return *val ? strtol(val, NULL, 16) : -1;
+}
+
+/* Bind the host's edu PCI device (1234:11e8) to vfio-pci; its address goes to edu_bdf. */
+static const char *bind_edu(void)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	char path[320], link[256];
+	struct dirent *e;
+	ssize_t n;
+
+	while (d && (e = readdir(d)))
+		if (pci_attr(e->d_name, "vendor") == 0x1234 && pci_attr(e->d_name, "device") == 0x11e8)
+			snprintf(edu_bdf, sizeof(edu_bdf), "%s", e->d_name);
+	if (d)
+		closedir(d);
+	if (!*edu_bdf)
+		return "the host has no edu PCI device (1234:11e8)";
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", edu_bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	if (strstr(link, "/vfio-pci"))
+		return NULL;
+	if (n > 0) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", edu_bdf);
+		put(path, edu_bdf);
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", edu_bdf);
+	if (put(path, "vfio-pci") || put("/sys/bus/pci/drivers_probe", edu_bdf))
+		return "cannot bind edu to vfio-pci";
+	return NULL;
+}
+
+/*
+ * Read the kernel log records since @fd (/dev/kmsg) was opened and print
+ * those that contain @text; returns how many do.
+ */
+static int kmsg_find(int fd, const char *text)
+{
+	char rec[2048], *msg;
+	ssize_t n;
+	int found = 0;
+
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		rec[n > 0 ? n : 0] = 0;
+		msg = strchr(rec, ';');
+		if (msg && strstr(msg, text)) {
+			printf("# host kernel: %s", msg + 1);
+			found++;
+		}
+	}
+	return found;
+}
+
+/* (f) VM V with the host's edu assigned: VLPI, stop and cont, migrate and savevm, quit. */
+static void run_assigned(void)
+{
+	char buf[1024], msg[512], msi_name[300], status[64] = "", state[128];
+	const char *err = bind_edu();
+	struct ticks v, t;
+	long msis, msis_after, bytes;
+	int qv, lpis, kmsg, ok;
+	siginfo_t si;
+	double end;
+	pid_t pv;
+
+	if (err) {
+		report(V_START, 0, "%s", err);
+		not_run(V_VLPI, V_QUIT, "(f) failed");
+		return;
+	}
+	pv = spawn_qemu("V", LINUX_EDU, 0);
+	qv = qmp_connect("V");
+	if (qv < 0 || !wait_ticks("V", pv, 1, TICKS_BEFORE, BOOT_TIMEOUT, &v) ||
+	    v.last.edu <= v.first.edu) {
+		printf("# V: %d ticks, edu %lu..%lu\n", v.count, v.first.edu, v.last.edu);
+		fail_step(V_START, "V", pv, qv, why("V", pv), "(f) failed");
+		return;
+	}
+	printf("# V: edu %s assigned; %d ticks, edu MSIs %lu..%lu\n", edu_bdf, v.count,
+	       v.first.edu, v.last.edu);
+	report(V_START, 1, NULL);
+
+	/* The LPI is hw in KVM's vgic-state; the host's count of edu's MSI stands still. */
+	snprintf(msi_name, sizeof(msi_name), "vfio-msi[0](%s)", edu_bdf);
+	lpis = forwarded_lpis(pv);
+	msis = irq_count(msi_name);
+	ok = wait_ticks("V", pv, 1, v.count + TICKS_AGAIN, TICK_TIMEOUT, &t) &&
+	     t.last.edu > v.last.edu;
+	msis_after = irq_count(msi_name);
+	printf("# V: %d forwarded LPIs in KVM's vgic-state; while the guest counted %lu MSIs, "
+	       "the host's %s went %ld -> %ld\n", lpis, t.last.edu - v.last.edu, msi_name,
+	       msis, msis_after);
+	ok = ok && lpis > 0 && msis >= 0 && msis_after == msis;
+	report(V_VLPI, ok, ok ? NULL : "not forwarded, or the guest took no MSI");
+
+	/* QMP stop saves the vGIC: QEMU must survive it, and the kernel say what it lacks. */
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	lseek(kmsg, 0, SEEK_END);
+	ok = !qmp(qv, "{\"execute\":\"stop\"}\n", buf, sizeof(buf));
+	read_ticks("V", &v);
+	sleep(1);
+	read_ticks("V", &t);
+	printf("# V: %d ticks when stopped, %d a second later\n", v.count, t.count);
+	ok = ok && t.count == v.count && !ended(pv, &si) &&
+	     !qmp(qv, "{\"execute\":\"cont\"}\n", buf, sizeof(buf)) &&
+	     wait_ticks("V", pv, 1, v.count + TICKS_AGAIN, TICK_TIMEOUT, &t) &&
+	     t.last.edu > v.last.edu;
+	if (!ok) {
+		close(kmsg);
+		fail_step(V_STOP_CONT, "V", pv, qv, why("V", pv), "(f) stop or cont failed");
+		return;
+	}
+	printf("# V: after cont edu MSIs %lu..%lu\n", v.last.edu, t.last.edu);
+	report(V_STOP_CONT, 1, NULL);
+	ok = kmsg_find(kmsg, "forwarded as GICv4.0 VLPIs");
+	close(kmsg);
+	report(V_LOG, ok, ok ? NULL : "no kernel message about forwarded LPIs at the stop");
+
+	/* Migration and snapshot: QEMU is expected to refuse them for vfio-pci. */
+	snprintf(state, sizeof(state), "%s/state-V", dir);
+	bytes = migrate_to_file(qv, state);
+	if (bytes < 0 && *qmp_error) {
+		report(V_MIGRATE, 1, "SKIP not run: QEMU refuses: %s", qmp_error);
+	} else if (bytes >= 0 && !migration_status(qv, status)) {
+		report(V_MIGRATE, 1, "QEMU migrated the VM (%ld bytes)", bytes);
+		qmp(qv, "{\"execute\":\"cont\"}\n", buf, sizeof(buf));
+	} else {
+		report(V_MIGRATE, 0, "migration status '%s', %s", status, why("V", pv));
+	}
+	ok = !qmp(qv, "{\"execute\":\"human-monitor-command\",\"arguments\":"
+		  "{\"command-line\":\"savevm vmm-v4\"}}\n", buf, sizeof(buf));
+	printf("# savevm: %s", buf);
+	qmp_string(buf, "\"return\": ", msg, sizeof(msg));
+	if (strlen(msg) >= 4 && !strcmp(msg + strlen(msg) - 4, "\\r\\n"))
+		msg[strlen(msg) - 4] = 0;
+	if (!ok)
+		report(V_SAVEVM, 0, "%s", qmp_error);
+	else if (*msg)
+		report(V_SAVEVM, 1, "SKIP not run: QEMU refuses: %s", msg);
+	else
+		report(V_SAVEVM, 1, NULL);
+
+	/* The guest runs on; quit ends QEMU with 0. */
+	read_ticks("V", &v);
+	ok = wait_ticks("V", pv, 1, v.count + TICKS_AGAIN, TICK_TIMEOUT, &t) &&
+	     t.last.edu > v.last.edu && !qmp(qv, "{\"execute\":\"quit\"}\n", buf, sizeof(buf));
+	for (end = now() + 60; ok && !ended(pv, &si) && now() < end;)
+		usleep(100 * 1000);
+	printf("# V: edu MSIs %lu..%lu after migrate and savevm\n", v.last.edu, t.last.edu);
+	ok = ok && si.si_pid == pv && si.si_code == CLD_EXITED && !si.si_status;
+	report(V_QUIT, ok, ok ? NULL : "%s", why("V", pv));
+	show("V", "log", "qemu", 64);
+	stop_qemu(pv, -1);
+	close(qv);
+}
+
 int main(int argc, char **argv)
 {
 	const char *label = argc > 2 ? argv[2] : "";
+	int host_gic = argc > 1 ? atoi(argv[1]) : 0;
 
-	gic_version = argc > 1 ? atoi(argv[1]) : 0;
-	if ((gic_version != 2 && gic_version != 3) || !*label || strlen(label) > 16 || strchr(label, '/')) {
-		fprintf(stderr, "usage: %s 2|3 LABEL  (QEMU in /qemu/LABEL)\n", argv[0]);
+	if (host_gic < 2 || host_gic > 4 || !*label || strlen(label) > 16 || strchr(label, '/')) {
+		fprintf(stderr, "usage: %s 2|3|4 LABEL  (the host's GIC; QEMU in /qemu/LABEL)\n",
+			argv[0]);
 		return 2;
 	}
+	host_v4 = host_gic == 4;
+	gic_version = host_v4 ? 3 : host_gic;
 	snprintf(dir, sizeof(dir), "/tmp/vmm-%s", label);
 	snprintf(libdir, sizeof(libdir), "/qemu/%s/lib", label);
 	snprintf(ldso, sizeof(ldso), "/qemu/%s/lib/ld-linux-aarch64.so.1", label);
@@ -712,13 +1000,17 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	mkdir(dir, 0755);
-	printf("KTAP version 1\n1..%d\n", NR_STEPS);
-	printf("# QEMU %s, -accel kvm, GICv%d%s\n", label, gic_version,
-	       gic_version == 3 ? " + ITS, virtio-rng-pci (MSI)" : ", virtio-rng-device (SPI)");
+	/* Scenario (f) runs on a GICv4 host only. */
+	printf("KTAP version 1\n1..%d\n", NR_STEPS - (host_v4 ? 0 : V_QUIT - V_START + 1));
+	printf("# QEMU %s, -accel kvm, GICv%d%s%s\n", label, gic_version,
+	       gic_version == 3 ? " + ITS, virtio-rng-pci (MSI)" : ", virtio-rng-device (SPI)",
+	       host_v4 ? "; GICv4.0 host" : "");
 
 	run_stop_migrate();
 	run_reset();
 	run_cbpr();
-	report(NO_SPLAT, !splats("A") && !splats("B") && !splats("R"), NULL);
+	if (host_v4)
+		run_assigned();
+	report(NO_SPLAT, !splats("A") && !splats("B") && !splats("R") && !splats("V"), NULL);
 	return failed;
 }

@@ -5,17 +5,19 @@
 # through the scenarios of harness/vmm-migrate.c: (a) start, (b) QMP stop
 # and cont, (c) migration through a file, (d) QMP system_reset, (e) a
 # bare-metal guest (harness/vmm-cbpr.c) that sets ICC_CTLR_EL1.CBPR and
-# resets itself. Hosts v2 (GICv2, SPI device), v3 and nvhe (GICv3 + ITS, MSI
-# device; VHE and nVHE KVM), each once with the series and once with the
-# unpatched base kernel; the Linux guest is the series' Image in both. Only
-# the series' results count as passed/failed; the base's are printed beside
-# them.
+# resets itself, and on host v4 (f) a guest with the host's edu PCI device
+# assigned (vfio-pci), whose MSI KVM forwards as a GICv4.0 VLPI, through
+# stop/cont, migrate and savevm. Hosts v2 (GICv2, SPI device), v3 and nvhe
+# (GICv3 + ITS, MSI device; VHE and nVHE KVM) and v4, each once with the
+# series and once with the unpatched base kernel; the Linux guest is the
+# series' Image in both. Only the series' results count as passed/failed;
+# the base's are printed beside them.
 # VMM_HOSTS="v3" and VMM_QEMUS="10.0" select subsets.
 . "$(dirname "$0")/lib.sh"
 
 # The QEMUs, by upstream version: the Debian suite whose package it is.
 declare -A suite=([7.2]=bookworm [10.0]=trixie [11.1]=trixie-backports)
-hosts=${VMM_HOSTS:-v2 v3 nvhe}
+hosts=${VMM_HOSTS:-v2 v3 nvhe v4}
 qemus=${VMM_QEMUS:-7.2 10.0 11.1}
 for q in $qemus; do
 	[ -n "${suite[$q]:-}" ] || die "VMM_QEMUS: no QEMU '$q' (known: ${!suite[*]})"
@@ -144,7 +146,7 @@ cp "$vmm/vmm-migrate" "$vmm/rootfs/tests/"
 # 4. Every host, with the series' kernel and with the base's: one boot runs
 # the QEMUs one after the other (tests vmm-qemu-<version>).
 for h in $hosts; do
-	gic=$(awk -F'\t' -v h="$h" '$1 == h' "$TOP/harness/hosts.tsv" | grep -o 'gic-version=[23]' | cut -d= -f2)
+	gic=$(awk -F'\t' -v h="$h" '$1 == h' "$TOP/harness/hosts.tsv" | grep -o 'gic-version=[234]' | cut -d= -f2)
 	for q in $qemus; do
 		echo "vmm-qemu-$q 600 $gic $q"
 	done > "$vmm/rootfs/tests/list"
