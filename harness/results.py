@@ -22,6 +22,14 @@
                              segments harness/tbprof.c wrote in DIR ->
                              per operation, the kernel functions (and user
                              space) that executed the most instructions
+  results.py kselftest HOST DIR
+                             as "host", for a host whose /init ran the
+                             kselftest runner (make kselftest): its TAP,
+                             nested in DIR/results.ktap, gives the tests
+  results.py vgic-compare HARNESS KSELFTEST
+                             the vgic group of tests.tsv in two summary.tsv
+                             (make check's rows and make kselftest's), one
+                             line per test; exits 1 if the passing sets differ
   results.py summary         every build/results/*/summary.tsv
                              -> build/results/summary.tsv, a report, and the
                              last line "N passed, N failed, N skipped"
@@ -98,6 +106,31 @@ def parse_ktap(path):
     return tests, planned, cur
 
 
+def parse_runner(path):
+    """As parse_ktap, for the kselftest runner's TAP that harness/init.c nested.
+
+    run_kselftest.sh prints "# selftests: kvm: NAME", the test's output with
+    "# " before each line, then "ok N selftests: kvm: NAME [# SKIP]" or
+    "not ok N ... # exit=N" / "# TIMEOUT N seconds".
+    """
+    tests, cur, lines, planned = [], None, [], None
+    for raw in open(path, errors="replace"):
+        if not raw.startswith("    "):
+            continue  # init.c's own lines
+        line = raw[4:].rstrip("\n")
+        m = RESULT_LINE.match(line)
+        if line.startswith("1..") and planned is None:
+            planned = int(line[3:].split()[0])
+        elif line.startswith("# selftests: "):
+            cur, lines = line.split()[-1], []
+        elif m and cur:
+            tests.append((cur, m.group(1), m.group(4) or "", lines))
+            cur = None
+        elif cur:
+            lines.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
+    return tests, planned, cur
+
+
 def assertion(lines):
     """The where and why of a selftest's "Test Assertion Failure", if any."""
     for i, line in enumerate(lines):
@@ -155,11 +188,11 @@ def scan_console(path):
                 break
 
 
-def host(name, d):
+def host(name, d, parse=parse_ktap):
     rules = load_xfail()
     ktap = os.path.join(d, "results.ktap")
     rows, details = [], []
-    tests, planned, unfinished = parse_ktap(ktap) if os.path.exists(ktap) else ([], None, None)
+    tests, planned, unfinished = parse(ktap) if os.path.exists(ktap) else ([], None, None)
 
     for test, status, directive, lines in tests:
         with open(os.path.join(d, test + ".ktap"), "w") as f:
@@ -217,6 +250,47 @@ def summary():
                   + times + (f": {detail}" if detail else ""))
     print(f"{count('pass')} passed, {count('fail')} failed, {count('skip')} skipped")
     return 1 if count("fail") or not rows else 0
+
+
+def vgic_compare(harness_tsv, kselftest_tsv):
+    """Each vgic test's result in two runs: fail, else xfail, else pass, else skip."""
+    vgic = []
+    for line in open(os.path.join(TOP, "harness", "tests.tsv")):
+        f = line.rstrip("\n").split("\t")
+        if len(f) > 2 and not f[0].startswith("#") and "vgic" in f[2].split(",") \
+                and f[0] not in vgic:
+            vgic.append(f[0])
+
+    def results(path):
+        rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()] \
+            if os.path.isfile(path) else []
+        per_test = {}
+        for r in rows:
+            per_test.setdefault(r[1], collections.Counter())[r[3]] += 1
+        res = {}
+        for t, c in per_test.items():
+            top = next(k for k in ("fail", "xfail", "pass", "skip") if c[k])
+            res[t] = top + (f" ({c['pass']} passed, {c['skip']} skipped, {c['fail']} failed)"
+                            if sum(c.values()) > 1 else "")
+        return res
+
+    a, b = results(harness_tsv), results(kselftest_tsv)
+    print(f"vgic tests on v3: make check's rows ({os.path.relpath(harness_tsv, TOP)})"
+          f" beside run_kselftest.sh's ({os.path.relpath(kselftest_tsv, TOP)})")
+    w = max(len(t) for t in vgic)
+    print(f"  {'test':{w}}  {'harness (make check)':40}  run_kselftest.sh")
+    for t in vgic:
+        ra, rb = a.get(t, "missing"), b.get(t, "missing")
+        mark = "  <-- differs" if ra.split()[0] != rb.split()[0] else ""
+        print(f"  {t:{w}}  {ra:40}  {rb}{mark}")
+    pa = {t for t in vgic if a.get(t, "").startswith("pass")}
+    pb = {t for t in vgic if b.get(t, "").startswith("pass")}
+    if pa == pb:
+        print(f"passing vgic tests: the same {len(pa)} of {len(vgic)} in both runs")
+        return 0
+    print(f"passing vgic tests DIFFER: only under the harness: {' '.join(sorted(pa - pb)) or '-'};"
+          f" only under run_kselftest.sh: {' '.join(sorted(pb - pa)) or '-'}")
+    return 1
 
 
 def compare(base_dir, hosts):
@@ -360,6 +434,10 @@ def profile(system_map, d, top=25):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["host"]:
         host(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["kselftest"]:
+        host(sys.argv[2], sys.argv[3], parse_runner)
+    elif sys.argv[1:2] == ["vgic-compare"]:
+        sys.exit(vgic_compare(sys.argv[2], sys.argv[3]))
     elif sys.argv[1:2] == ["compare"]:
         compare(sys.argv[2], sys.argv[3:])
     elif sys.argv[1:2] == ["bench"]:
