@@ -43,6 +43,12 @@ check-migrate:
 check-vmm:
 	@harness/vmm.sh
 
+# Line and function coverage of arch/arm64/kvm by the vgic group on v2, v3
+# and v4: a gcov kernel, an lcov report (build/results/coverage/index.html)
+# and build/results/coverage.tsv. Needs Debian's lcov.
+coverage:
+	@harness/coverage.sh
+
 bench:
 	@harness/bench.sh
 
@@ -52,4 +58,4 @@ profile:
 clean:
 	rm -rf build/out build/run build/results build/series-check
 
-.PHONY: all tree refresh series-check build check check-debug fuzz kselftest check-migrate check-vmm bench profile clean
+.PHONY: all tree refresh series-check build check check-debug fuzz kselftest check-migrate check-vmm coverage bench profile clean
