@@ -450,6 +450,24 @@ static int vm_connect(const char *vm, const char *what)
 	}
 }
 
+/*
+ * QMP stop, then the ticks of @vm at once (@stopped) and a second later
+ * (@later): a stopped guest prints none. 1 if the stop was acknowledged.
+ */
+static int stop_and_watch(int qmp_fd, const char *vm, struct ticks *stopped,
+			  struct ticks *later)
+{
+	char buf[4096];
+	int ok = !qmp(qmp_fd, "{\"execute\":\"stop\"}\n", buf, sizeof(buf));
+
+	read_ticks(vm, stopped);
+	sleep(1);
+	read_ticks(vm, later);
+	printf("# %s: %d ticks when stopped, %d a second later\n", vm, stopped->count,
+	       later->count);
+	return ok;
+}
+
 static int qmp_connect(const char *vm)
 {
 	char buf[1024];
@@ -620,11 +638,7 @@ static void run_stop_migrate(void)
 	report(START, 1, NULL);
 
 	/* (b) No tick while A is stopped; after cont the guest ticks on. */
-	ok = !qmp(qa, "{\"execute\":\"stop\"}\n", buf, sizeof(buf));
-	read_ticks("A", &a);
-	sleep(1);
-	read_ticks("A", &t);
-	printf("# A: %d ticks when stopped, %d a second later\n", a.count, t.count);
+	ok = stop_and_watch(qa, "A", &a, &t);
 	ok = ok && t.count == a.count && !qmp(qa, "{\"execute\":\"cont\"}\n", buf, sizeof(buf)) &&
 	     wait_ticks("A", pa, 1, a.count + TICKS_AGAIN, TICK_TIMEOUT, &t) &&
 	     t.last.timer > a.last.timer && t.last.dev > a.last.dev;
@@ -923,11 +937,7 @@ static void run_assigned(void)
 	/* QMP stop saves the vGIC: QEMU must survive it, and the kernel say what it lacks. */
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 	lseek(kmsg, 0, SEEK_END);
-	ok = !qmp(qv, "{\"execute\":\"stop\"}\n", buf, sizeof(buf));
-	read_ticks("V", &v);
-	sleep(1);
-	read_ticks("V", &t);
-	printf("# V: %d ticks when stopped, %d a second later\n", v.count, t.count);
+	ok = stop_and_watch(qv, "V", &v, &t);
 	ok = ok && t.count == v.count && !ended(pv, &si) &&
 	     !qmp(qv, "{\"execute\":\"cont\"}\n", buf, sizeof(buf)) &&
 	     wait_ticks("V", pv, 1, v.count + TICKS_AGAIN, TICK_TIMEOUT, &t) &&
