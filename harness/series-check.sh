@@ -1,5 +1,7 @@
 #!/bin/bash
 # make series-check: the series is one maintainers can take.
+#  0. no UAPI number the series adds is one mainline assigns (the table
+#     harness/uapi-taken.tsv, with a public source for each number);
 #  1. patches/ applies to a fresh base with git am and with quilt push -a,
 #     and both give the same tree;
 #  2. checkpatch.pl --strict is silent on every patch;
@@ -22,6 +24,13 @@ fail=0
 n=$(series_patches | wc -l)
 bad() { say "series-check: FAIL: $*"; fail=1; }
 ok() { say "series-check: ok: $*"; }
+
+# 0. UAPI numbers, from the patches alone (nothing to extract or build).
+if python3 "$TOP/harness/uapi-check.py" "$TOP/patches" >"$dir/uapi-check.log" 2>&1; then
+	ok "no UAPI number the series adds is taken in mainline ($(tail -1 "$dir/uapi-check.log" | sed 's/^uapi-check: //'))"
+else
+	bad "UAPI numbers taken in mainline (harness/uapi-taken.tsv):"; grep -v ': ok: ' "$dir/uapi-check.log" >&2 || true
+fi
 
 # 1. Apply.
 extract_base "$dir/linux"
