@@ -223,9 +223,11 @@ debian_arm64_config() {
 
 # Configure and build the arm64 Image of kernel tree $1 in object directory $2
 # from configuration $3: allnoconfig plus the configs/ fragments named in $3
-# (joined by '+'), each option checked after Kconfig ran.
+# (joined by '+'), each option checked after Kconfig ran. The fragments name
+# 6.12's options; configs/renames-<BASE>.tsv gives the new names of those a
+# later base renamed or merged (old name, new name, why).
 kernel_build() {
-	local tree=$1 obj=$2 config=$3 frag f line opt bad=0
+	local tree=$1 obj=$2 config=$3 frag f line opt bad=0 renames=$TOP/configs/renames-$BASE.tsv
 	command -v ccache >/dev/null || die "ccache is missing: .ci/run lists what to install"
 	frag=$obj/fragment.config
 	mkdir -p "$obj"
@@ -233,6 +235,12 @@ kernel_build() {
 		[ -f "$TOP/configs/$f.config" ] || die "no configs/$f.config"
 		cat "$TOP/configs/$f.config"
 	done > "$frag.new"
+	if [ -f "$renames" ]; then
+		awk -F'\t' 'NR == FNR { if ($0 !~ /^#/ && NF >= 2) new["CONFIG_" $1] = "CONFIG_" $2; next }
+			{ for (o in new) if (index($0, o "=") == 1 || index($0, "# " o " ") == 1) sub(o, new[o]); print }' \
+			"$renames" "$frag.new" > "$frag.renamed"
+		mv "$frag.renamed" "$frag.new"
+	fi
 	if ! cmp -s "$frag.new" "$frag" || [ ! -f "$obj/.config" ]; then
 		kernel_make "$tree" "$obj" KCONFIG_ALLCONFIG="$frag.new" allnoconfig
 		while read -r line; do
