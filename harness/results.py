@@ -52,7 +52,10 @@ RESULTS = os.environ.get("RESULTS") or os.path.join(os.environ.get("BUILD", os.p
 
 RESULT_LINE = re.compile(r"^(not ok|ok) (\d+)(?: (.*?))?(?: # (.*))?$")
 SPLATS = [
-    ("WARNING", re.compile(r"WARNING: CPU: |WARNING: .*(locking|lock state|RCU usage|context)")),
+    # 6.12: "WARNING: CPU: 1 PID: 86 at FILE:LINE FUNC"; 7.3 (and mainline
+    # since 6.19): "WARNING: FILE:LINE at FUNC, CPU#1: COMM/PID".
+    ("WARNING", re.compile(r"WARNING: CPU: |WARNING: .* at .*, CPU#\d+: |"
+                           r"WARNING: .*(locking|lock state|RCU usage|context)")),
     ("BUG", re.compile(r"\bBUG: |kernel BUG at")),
     ("Oops", re.compile(r"Internal error: |Unable to handle kernel|\bOops\b")),
     ("panic", re.compile(r"Kernel panic")),
