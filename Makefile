@@ -1,7 +1,14 @@
 # Thin entry points; the work is in harness/. See README.md.
-BASE_VERSION ?= 6.12.117-1~deb12u1
+# The base: BASE=6.12 (default) or BASE=7.3, each pinned to one version of
+# Debian's linux-source-<BASE> (harness/lib.sh reads the pins from here).
+# BASE_VERSION=... overrides the pin of the selected base.
+BASE ?= 6.12
+BASE_VERSION_6_12 ?= 6.12.117-1~deb12u1
+BASE_VERSION_7_3 ?= 7.3.4-1~bpo13+1
+BASE_VERSION ?= $(BASE_VERSION_$(subst .,_,$(BASE)))
+SFX := $(if $(filter 6.12,$(BASE)),,-$(BASE))
 HOSTS ?= v2 v3 nvhe a64fx v4 prot
-export BASE_VERSION EXTRA_SELFTESTS
+export BASE BASE_VERSION EXTRA_SELFTESTS
 
 all:
 	@harness/main.sh
@@ -55,7 +62,11 @@ bench:
 profile:
 	@harness/profile.sh
 
-clean:
-	rm -rf build/out build/run build/results build/series-check
+# The versions of linux-source-$(BASE) that Debian's archive serves.
+base-versions:
+	@bash -c '. harness/lib.sh && base_versions'
 
-.PHONY: all tree refresh series-check build check check-debug fuzz kselftest check-migrate check-vmm coverage bench profile clean
+clean:
+	rm -rf build/out$(SFX) build/run$(SFX) build/results$(SFX) build/series-check$(SFX)
+
+.PHONY: all tree refresh series-check build check check-debug fuzz kselftest check-migrate check-vmm coverage bench profile base-versions clean

@@ -9,25 +9,25 @@
 # build/results/bench.tsv. BENCH_ARGS=--quick runs the smallest scale only.
 . "$(dirname "$0")/lib.sh"
 
-out=$BUILD/out/bench
+out=$OUT/bench
 res=$RESULTS/bench
 rm -rf "$res" "$out/rootfs"
 mkdir -p "$res" "$out/rootfs/tests"
 
 "$TOP/harness/build.sh" host
 build_base_kernel
-${CROSS_COMPILE}gcc -static -O2 -Wall -Werror -isystem "$BUILD/out/host/headers/include" \
+${CROSS_COMPILE}gcc -static -O2 -Wall -Werror -isystem "$OUT/host/headers/include" \
 	-o "$out/rootfs/tests/bench" "$TOP/harness/bench.c"
-cp "$BUILD/out/host/init" "$out/rootfs/init"
+cp "$OUT/host/init" "$out/rootfs/init"
 echo "bench 3000 ${BENCH_ARGS:-}" > "$out/rootfs/tests/list"
 (cd "$out/rootfs" && find . | cpio -o -H newc -R 0:0 --quiet) > "$out/initramfs.cpio"
 
 QEMU_EXTRA=(-icount shift=0,align=off,sleep=off)
 for kernel in base series; do
 	if [ $kernel = series ]; then
-		image=$BUILD/out/host/kernel/arch/arm64/boot/Image
+		image=$OUT/host/kernel/arch/arm64/boot/Image
 	else
-		image=$BUILD/out/base/kernel/arch/arm64/boot/Image
+		image=$OUT/base/kernel/arch/arm64/boot/Image
 	fi
 	mkdir -p "$res/$kernel"
 	say "bench: v3 host, $kernel kernel"

@@ -1,12 +1,13 @@
 #!/bin/bash
 # Build one kernel configuration from build/linux: the arm64 Image, the
 # uapi headers, the KVM selftests (static) and the in-VM init, into
-# build/out/<config>/. Usage: build.sh [config] (a config is fragments joined
-# by '+', e.g. host+debug = configs/host.config then configs/debug.config).
+# build/out/<config>/ (BASE=7.3: from build/linux-7.3 into build/out-7.3/).
+# Usage: build.sh [config] (a config is fragments joined by '+', e.g.
+# host+debug = configs/host.config then configs/debug.config).
 . "$(dirname "$0")/lib.sh"
 
 config=${1:-host}
-out=$BUILD/out/$config
+out=$OUT/$config
 mkdir -p "$out"
 "$TOP/harness/tree.sh" --ensure
 

@@ -15,7 +15,7 @@ step() {
 	"$@" > "$RESULTS/series/$name.log" 2>&1 || rc=$?
 	say "check: $name: $([ $rc = 0 ] && echo ok || echo FAILED) ($(( $(date +%s) - t0 ))s)"
 	printf 'series\t%s\t-\t%s\t%s\n' "$name" "$([ $rc = 0 ] && echo pass || echo fail)" \
-		"$([ $rc = 0 ] || echo "see build/results/series/$name.log")" >> "$RESULTS/series/summary.tsv"
+		"$([ $rc = 0 ] || echo "see ${RESULTS#$TOP/}/series/$name.log")" >> "$RESULTS/series/summary.tsv"
 	[ $rc = 0 ] || tail -20 "$RESULTS/series/$name.log" >&2
 	return $rc
 }
@@ -33,5 +33,5 @@ if [ $built = 1 ]; then
 		say "check: host $h done ($(( $(date +%s) - t0 ))s)"
 	done
 fi
-say "check: $(( $(date +%s) - start ))s in all; results in build/results/summary.tsv"
+say "check: $(( $(date +%s) - start ))s in all; results in ${RESULTS#$TOP/}/summary.tsv"
 python3 "$TOP/harness/results.py" summary

@@ -19,11 +19,11 @@
 . "$(dirname "$0")/lib.sh"
 
 hosts=${COVERAGE_HOSTS:-v2 v3 v4}
-tree=$BUILD/linux-cov
-out=$BUILD/out/cov
+tree=$TREE-cov
+out=$OUT/cov
 cov=$RESULTS/coverage
 command -v lcov >/dev/null || die "lcov is missing: apt-get install lcov"
-[ -x "$BUILD/out/host/init" ] || die "build/out/host is not built: 'make build'"
+[ -x "$OUT/host/init" ] || die "${OUT#$TOP/}/host is not built: 'make BASE=$BASE build'"
 rm -rf "$cov"
 mkdir -p "$cov" "$out/selftests/extra"
 start=$(date +%s)
@@ -42,12 +42,12 @@ CCACHE_BASEDIR= kernel_build "$tree" "$out/kernel" host+gcov
 
 # 2. The tests of 'make build' (hard links: run.sh looks for regular files),
 # and gcov-dump, which run.sh runs last as an extra selftest.
-cp -al --remove-destination "$BUILD/out/host/selftests/." "$out/selftests/"
+cp -al --remove-destination "$OUT/host/selftests/." "$out/selftests/"
 rm -rf "$out/selftests/extra"
 mkdir -p "$out/selftests/extra"
 ${CROSS_COMPILE}gcc -static -O2 -Wall -Werror -o "$out/selftests/extra/gcov-dump" \
 	"$TOP/harness/gcov-dump.c"
-ln -f "$BUILD/out/host/init" "$out/init"
+ln -f "$OUT/host/init" "$out/init"
 
 # 3. Each host: run, decode its counters, capture them with lcov.
 infos=()

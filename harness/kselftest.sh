@@ -10,14 +10,14 @@
 . "$(dirname "$0")/lib.sh"
 
 host=v3
-out=$BUILD/out/host
-ks=$BUILD/out/kselftest
+out=$OUT/host
+ks=$OUT/kselftest
 inst=$ks/kselftest_install
 debs=$BUILD/debs/kselftest
-run=$BUILD/run/kselftest-$host
+run=$RUN/kselftest-$host
 res=$RESULTS/kselftest-$host
 image=$out/kernel/arch/arm64/boot/Image
-[ -f "$image" ] && [ -x "$out/init" ] || die "build/out/host is not built: 'make build'"
+[ -f "$image" ] && [ -x "$out/init" ] || die "${OUT#$TOP/}/host is not built: 'make BASE=$BASE build'"
 
 # 1. The selftests as the kernel's own install target lays them out, static
 # (no C library on the target needed), against the uapi headers of O=.
@@ -103,7 +103,7 @@ echo
 ref=$RESULTS/$host
 fresh=1
 [ -f "$ref/summary.tsv" ] && [ "$ref/summary.tsv" -nt "$image" ] || fresh=0
-for t in $(awk -F'\t' '!/^#/ && $3 ~ /(^|,)vgic(,|$)/ { print $1 }' "$TOP/harness/tests.tsv"); do
+for t in $(awk -F'\t' '!/^#/ && $3 ~ /(^|,)vgic(,|$)/ { print $1 }' "$TESTS"); do
 	grep -q "^$host	$t	" "$ref/summary.tsv" 2>/dev/null || fresh=0
 done
 if [ $fresh = 0 ]; then

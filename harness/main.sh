@@ -8,14 +8,14 @@ rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 "$TOP/harness/run.sh" v3 vgic
 
-out=$BUILD/out/host
+out=$OUT/host
 cat <<REPORT
 
-== vGIC save/restore series on linux-source-6.12 $BASE_VERSION
-series:    patches/ ($(series_patches | wc -l) patches; build/linux is the tree with one commit each)
+== vGIC save/restore series on $SRC_PKG $BASE_VERSION
+series:    ${PATCHES#$TOP/}/ ($(series_patches | wc -l) patches; ${TREE#$TOP/} is the tree with one commit each)
 kernel:    ${out#$TOP/}/kernel/arch/arm64/boot/Image
 selftests: ${out#$TOP/}/selftests/
-results:   build/results/v3/ (console.log, results.ktap, one .ktap per test)
+results:   ${RESULTS#$TOP/}/v3/ (console.log, results.ktap, one .ktap per test)
 
 ran on the emulated v3 host (GICv3 + ITS, $(cat "$RESULTS/v3/seconds")s):
 REPORT

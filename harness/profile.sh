@@ -9,7 +9,7 @@
 # functions that execute the most instructions, averaged over the repetitions.
 . "$(dirname "$0")/lib.sh"
 
-out=$BUILD/out/profile
+out=$OUT/profile
 res=$RESULTS/profile
 rm -rf "$res" "$out/rootfs"
 mkdir -p "$res" "$out/rootfs/tests"
@@ -17,18 +17,18 @@ mkdir -p "$res" "$out/rootfs/tests"
 "$TOP/harness/build.sh" host
 build_base_kernel
 gcc -O2 -Wall -Werror -shared -fPIC -o "$out/tbprof.so" "$TOP/harness/tbprof.c"
-${CROSS_COMPILE}gcc -static -O2 -Wall -Werror -isystem "$BUILD/out/host/headers/include" \
+${CROSS_COMPILE}gcc -static -O2 -Wall -Werror -isystem "$OUT/host/headers/include" \
 	-o "$out/rootfs/tests/bench" "$TOP/harness/bench.c"
 mark=0x$(${CROSS_COMPILE}nm "$out/rootfs/tests/bench" | awk '$3 == "profile_mark" { print $1 }')
-cp "$BUILD/out/host/init" "$out/rootfs/init"
+cp "$OUT/host/init" "$out/rootfs/init"
 echo "bench 3000 --profile" > "$out/rootfs/tests/list"
 (cd "$out/rootfs" && find . | cpio -o -H newc -R 0:0 --quiet) > "$out/initramfs.cpio"
 
 for kernel in base series; do
 	if [ $kernel = series ]; then
-		kdir=$BUILD/out/host/kernel
+		kdir=$OUT/host/kernel
 	else
-		kdir=$BUILD/out/base/kernel
+		kdir=$OUT/base/kernel
 	fi
 	mkdir -p "$res/$kernel"
 	say "profile: v3 host, $kernel kernel"

@@ -52,7 +52,10 @@ RESULTS = os.environ.get("RESULTS") or os.path.join(os.environ.get("BUILD", os.p
 
 RESULT_LINE = re.compile(r"^(not ok|ok) (\d+)(?: (.*?))?(?: # (.*))?$")
 SPLATS = [
-    ("WARNING", re.compile(r"WARNING: CPU: |WARNING: .*(locking|lock state|RCU usage|context)")),
+    # 6.12: "WARNING: CPU: 1 PID: 86 at FILE:LINE FUNC"; 7.3 (and mainline
+    # since 6.19): "WARNING: FILE:LINE at FUNC, CPU#1: COMM/PID".
+    ("WARNING", re.compile(r"WARNING: CPU: |WARNING: .* at .*, CPU#\d+: |"
+                           r"WARNING: .*(locking|lock state|RCU usage|context)")),
     ("BUG", re.compile(r"\bBUG: |kernel BUG at")),
     ("Oops", re.compile(r"Internal error: |Unable to handle kernel|\bOops\b")),
     ("panic", re.compile(r"Kernel panic")),
@@ -68,7 +71,7 @@ SPLATS = [
 def load_xfail():
     """harness/xfail.tsv: host-glob test-glob subtest-glob reason."""
     rules = []
-    path = os.path.join(TOP, "harness", "xfail.tsv")
+    path = os.environ.get("XFAIL") or os.path.join(TOP, "harness", "xfail.tsv")
     if os.path.exists(path):
         for line in open(path):
             if line.strip() and not line.startswith("#"):
@@ -256,7 +259,7 @@ def summary():
 def vgic_compare(harness_tsv, kselftest_tsv):
     """Each vgic test's result in two runs: fail, else xfail, else pass, else skip."""
     vgic = []
-    for line in open(os.path.join(TOP, "harness", "tests.tsv")):
+    for line in open(os.environ.get("TESTS") or os.path.join(TOP, "harness", "tests.tsv")):
         f = line.rstrip("\n").split("\t")
         if len(f) > 2 and not f[0].startswith("#") and "vgic" in f[2].split(",") \
                 and f[0] not in vgic:

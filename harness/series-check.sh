@@ -13,11 +13,13 @@
 #  5. every .rst the series touches parses with docutils, and every
 #     non-static function the series adds to kernel code has kernel-doc;
 #  6. arch/arm64/kvm also builds with Debian's production arm64 config
-#     (linux-config-6.12:arm64) with no warning the base does not have.
+#     (linux-config-<BASE>:arm64) with no warning the base does not have.
 # Each failure is printed; the exit status is non-zero if any check failed.
+# BASE=7.3 checks patches/7.3/ on linux-source-7.3 in build/series-check-7.3;
+# an empty series is only applied (steps 2-6 have nothing to check).
 . "$(dirname "$0")/lib.sh"
 
-dir=$BUILD/series-check
+dir=$BUILD/series-check$SFX
 rm -rf "$dir"
 mkdir -p "$dir"
 fail=0
@@ -32,12 +34,15 @@ else
 	bad "UAPI numbers taken in mainline (harness/uapi-taken.tsv):"; grep -v ': ok: ' "$dir/uapi-check.log" >&2 || true
 fi
 
-# 1. Apply.
-extract_base "$dir/linux"
-git_base_commit "$dir/linux"
+# 1. Apply. The same layout as build/ (linux[-7.3]/, out[-7.3]/host/kernel/),
+# so that the compiler sees the same relative paths and ccache reuses what
+# 'make build' compiled.
+G=$dir/${TREE##*/}
+extract_base "$G"
+git_base_commit "$G"
 applied=1
 for p in $(series_patches); do
-	if ! git -C "$dir/linux" am -q "$TOP/patches/$p" >"$dir/git-am.log" 2>&1; then
+	if ! git -C "$G" am -q "$PATCHES/$p" >"$dir/git-am.log" 2>&1; then
 		bad "git am fails on $p"; cat "$dir/git-am.log" >&2
 		applied=0
 		break
@@ -46,14 +51,14 @@ done
 [ $applied = 1 ] && ok "git am applies $n patches on $BASE_VERSION"
 
 extract_base "$dir/quilt"
-if [ "$n" -gt 0 ] && ! (cd "$dir/quilt" && QUILT_PATCHES="$TOP/patches" quilt push -a -q) >"$dir/quilt.log" 2>&1; then
+if [ "$n" -gt 0 ] && ! (cd "$dir/quilt" && QUILT_PATCHES="$PATCHES" quilt push -a -q) >"$dir/quilt.log" 2>&1; then
 	bad "quilt push -a fails"; tail -20 "$dir/quilt.log" >&2
 	applied=0
 else
 	ok "quilt push -a applies $n patches"
 fi
 if [ $applied = 1 ]; then
-	if diff -r -q -x .git -x .pc "$dir/linux" "$dir/quilt" >"$dir/diff.log"; then
+	if diff -r -q -x .git -x .pc "$G" "$dir/quilt" >"$dir/diff.log"; then
 		ok "git am and quilt give the same tree"
 	else
 		bad "git am and quilt give different trees"; head "$dir/diff.log" >&2
@@ -61,7 +66,11 @@ if [ $applied = 1 ]; then
 fi
 rm -rf "$dir/quilt"
 [ $applied = 1 ] || exit 1
-G=$dir/linux
+if [ "$n" = 0 ]; then
+	ok "${PATCHES#$TOP/}/series is empty: nothing to check beyond applying it on $SRC_PKG $BASE_VERSION"
+	rm -rf "$G"
+	exit 0
+fi
 
 # 2. checkpatch. Its "added, moved or deleted file(s), does MAINTAINERS need
 # updating?" (FILE_PATH_CHANGES) fires on every new file whatever MAINTAINERS
@@ -73,10 +82,10 @@ G=$dir/linux
 # (GIT_COMMIT_ID).
 for p in $(series_patches); do
 	msg=$(cd "$G" && ./scripts/checkpatch.pl --strict --quiet --no-summary \
-		--ignore FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID "$TOP/patches/$p" 2>&1) ||
+		--ignore FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID "$PATCHES/$p" 2>&1) ||
 		{ bad "checkpatch --strict on $p:"; printf '%s\n' "$msg" >&2; continue; }
 	[ -z "$msg" ] || { bad "checkpatch --strict on $p:"; printf '%s\n' "$msg" >&2; }
-	for f in $(awk '/^diff --git /{f=substr($4, 3)} /^new file mode/{print f}' "$TOP/patches/$p"); do
+	for f in $(awk '/^diff --git /{f=substr($4, 3)} /^new file mode/{print f}' "$PATCHES/$p"); do
 		(cd "$G" && ./scripts/get_maintainer.pl --nogit --nogit-fallback --subsystem \
 			--nom --nol --norolestats -f "$f") | grep -qx 'KERNEL VIRTUAL MACHINE FOR ARM64 (KVM/arm64)' ||
 			bad "$p adds $f, which no KVM/arm64 MAINTAINERS entry covers"
@@ -85,9 +94,7 @@ done
 [ $fail = 0 ] && ok "checkpatch --strict is silent on $n patches"
 
 # 3. Every prefix builds what its patch touches.
-# The same layout as build/ (linux/, out/host/kernel/), so that the compiler
-# sees the same relative paths and ccache reuses what 'make build' compiled.
-out=$dir/out/host
+out=$dir/${OUT##*/}/host
 frag=$dir/fragment.config
 cat "$TOP/configs/host.config" > "$frag"
 kmake() { kernel_make "$G" "$out/kernel" "$@"; }
@@ -151,7 +158,7 @@ fi
 [ $fail = 0 ] && ok "documentation checks"
 
 # 6. Debian's production arm64 config: KVM builds, no new warnings.
-dout=$dir/out/debian/kernel
+dout=$dir/${OUT##*/}/debian/kernel
 mkdir -p "$dout"
 cfg=$(debian_arm64_config)
 cp "$cfg" "$dout/.config"
@@ -175,5 +182,5 @@ else
 fi
 git -C "$G" checkout -q main
 
-rm -rf "$G" "$dir/out"
+rm -rf "$G" "$dir/${OUT##*/}"
 exit $fail

@@ -22,7 +22,7 @@ qemus=${VMM_QEMUS:-7.2 10.0 11.1}
 for q in $qemus; do
 	[ -n "${suite[$q]:-}" ] || die "VMM_QEMUS: no QEMU '$q' (known: ${!suite[*]})"
 done
-vmm=$BUILD/out/vmm
+vmm=$OUT/vmm
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS" "$vmm"
 start=$(date +%s)
@@ -39,41 +39,9 @@ ${CROSS_COMPILE}gcc -ffreestanding -nostdlib -static -fno-pie -no-pie -O2 -Wall 
 	-T "$TOP/harness/vmm-cbpr.lds" -o "$vmm/vmm-cbpr.elf" "$TOP/harness/vmm-cbpr.c"
 ${CROSS_COMPILE}objcopy -O binary "$vmm/vmm-cbpr.elf" "$vmm/cbpr.img"
 
-# 2. The QEMUs, each with the libraries it loads, into the host's /qemu/<version>.
-
-# suite_apt SUITE COMMAND...: run the apt COMMAND for Debian's SUITE. Bookworm
-# is this machine's own apt. A newer suite gets a private configuration in
-# build/apt/<suite>: its own sources list (Debian's archive, checked against
-# the archive keys of this machine's debian-archive-keyring, which has
-# trixie's), lists, cache and an empty dpkg status; /etc/apt and the
-# machine's lists are not touched. A backports suite is preferred over its
-# base suite, as "apt-get -t <suite>" does.
-suite_apt() {
-	local s=$1 d=$BUILD/apt/$1 x
-	shift
-	if [ "$s" = bookworm ]; then
-		"$@"
-		return
-	fi
-	mkdir -p "$d/etc/apt.conf.d" "$d/etc/preferences.d" "$d/etc/sources.list.d" \
-		"$d/lists/partial" "$d/cache/archives/partial"
-	touch "$d/status"
-	for x in ${s%-backports} $([[ $s == *-backports ]] && echo "$s"); do
-		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $x main"
-	done > "$d/etc/sources.list"
-	cat > "$d/apt.conf" <<-EOF
-	Dir::Etc "$d/etc";
-	Dir::State "$d";
-	Dir::State::lists "$d/lists";
-	Dir::State::status "$d/status";
-	Dir::Cache "$d/cache";
-	APT::Architecture "amd64";
-	APT::Architectures { "amd64"; "arm64"; };
-	Acquire::Languages "none";
-	EOF
-	[[ $s != *-backports ]] || echo "APT::Default-Release \"$s\";" >> "$d/apt.conf"
-	APT_CONFIG=$d/apt.conf "$@"
-}
+# 2. The QEMUs, each with the libraries it loads, into the host's /qemu/<version>
+# (the newer suites' packages through suite_apt, harness/lib.sh: a private apt
+# configuration under build/apt/).
 
 # Fetch qemu-system-arm:arm64 of QEMU $1 and what it depends on into
 # build/debs/qemu-<version> (once), checking the package's version.
@@ -138,9 +106,9 @@ done
 mkdir -p "$vmm/guest-root"
 cp "$vmm/vmm-guest" "$vmm/guest-root/init"
 (cd "$vmm/guest-root" && echo init | cpio -o -H newc -R 0:0 --quiet) > "$vmm/rootfs/guest/initramfs.cpio"
-cp "$BUILD/out/host/kernel/arch/arm64/boot/Image" "$vmm/rootfs/guest/Image"
+cp "$OUT/host/kernel/arch/arm64/boot/Image" "$vmm/rootfs/guest/Image"
 cp "$vmm/cbpr.img" "$vmm/rootfs/guest/"
-cp "$BUILD/out/host/init" "$vmm/rootfs/init"
+cp "$OUT/host/init" "$vmm/rootfs/init"
 cp "$vmm/vmm-migrate" "$vmm/rootfs/tests/"
 
 # 4. Every host, with the series' kernel and with the base's: one boot runs
@@ -153,9 +121,9 @@ for h in $hosts; do
 	(cd "$vmm/rootfs" && find . | cpio -o -H newc -R 0:0 --quiet) > "$vmm/$h.cpio"
 	for kernel in series base; do
 		if [ $kernel = series ]; then
-			res=$RESULTS/$h image=$BUILD/out/host/kernel/arch/arm64/boot/Image
+			res=$RESULTS/$h image=$OUT/host/kernel/arch/arm64/boot/Image
 		else
-			res=$RESULTS/base/$h image=$BUILD/out/base/kernel/arch/arm64/boot/Image
+			res=$RESULTS/base/$h image=$OUT/base/kernel/arch/arm64/boot/Image
 		fi
 		mkdir -p "$res"
 		say "vmm: host $h, $kernel kernel, QEMU $qemus"
